@@ -1,0 +1,64 @@
+"""Conversations in the admin: a read-only listing with filters, and each transcript."""
+
+from django.utils.translation import gettext_lazy as _
+from wagtail.admin.ui.tables import Column, DateColumn
+from wagtail.admin.views.generic import InspectView
+from wagtail.admin.viewsets.model import ModelViewSet
+from wagtail.permission_policies import ModelPermissionPolicy
+
+from ..models import Conversation
+
+
+class ConversationPermissionPolicy(ModelPermissionPolicy):
+    """Only visitors write conversations; editors may look at them and delete them."""
+
+    def user_has_permission(self, user, action):
+        if action in ("add", "change"):
+            return False
+        return super().user_has_permission(user, action)
+
+
+class ConversationInspectView(InspectView):
+    template_name = "wagtail_dynchat/admin/conversation_inspect.html"
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["transcript"] = self.object.transcript
+        context["events"] = self.object.events.all()
+        return context
+
+
+class ConversationViewSet(ModelViewSet):
+    model = Conversation
+    icon = "comment"
+    menu_label = _("Conversations")
+    menu_order = 200
+    inspect_view_class = ConversationInspectView
+    inspect_view_enabled = True
+    inspect_view_fields = [
+        "dialogue",
+        "person",
+        "status",
+        "score",
+        "url",
+        "started_at",
+        "engaged_at",
+        "completed_at",
+    ]
+    # Add and edit are refused by the permission policy; a form class is still required.
+    form_fields = ["status"]
+    list_display = [
+        Column("person", label=_("Person"), accessor="person"),
+        Column("dialogue", label=_("Dialogue"), accessor="dialogue"),
+        Column("status", label=_("Status"), accessor="get_status_display"),
+        Column("score", label=_("Score"), accessor="score"),
+        DateColumn("started_at", label=_("Started")),
+        DateColumn("completed_at", label=_("Completed")),
+    ]
+    list_filter = ["status", "dialogue"]
+    search_fields = ["person__email", "person__first_name", "person__last_name"]
+    search_backend_name = None
+    ordering = ["-started_at"]
+
+    def get_queryset(self, request):
+        return Conversation.objects.select_related("person", "dialogue")

@@ -1,0 +1,25 @@
+from django.urls import path
+
+from .. import preview
+
+app_name = "wagtail_dynchat_admin"
+
+urlpatterns = [
+    path("preview/<str:token>/", preview.api_root, name="preview_api"),
+    path("preview/<str:token>/conversations", preview.start, name="preview_start"),
+    path(
+        "preview/<str:token>/conversations/<str:conversation_id>/answers",
+        preview.answer,
+        name="preview_answer",
+    ),
+    path(
+        "preview/<str:token>/conversations/<str:conversation_id>/events",
+        preview.ignore,
+        name="preview_event",
+    ),
+    path(
+        "preview/<str:token>/conversations/<str:conversation_id>/close",
+        preview.ignore,
+        name="preview_close",
+    ),
+]

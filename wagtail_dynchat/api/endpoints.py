@@ -1,0 +1,129 @@
+"""The visitor API's operations. Thin: validate, identify, call a service, answer."""
+
+from django.http import HttpResponse
+from ninja import Field, Query, Router, Schema, Status
+from ninja.decorators import decorate_view
+from wagtail.models import Site
+
+from .. import conversations
+from ..visitors import current_session, ensure_visitor, find_visitor, set_identity_cookies
+from .guards import guarded
+from .schemas import (
+    AnswerIn,
+    AnswerOut,
+    BootstrapOut,
+    ConversationEnvelope,
+    ErrorOut,
+    EventIn,
+    StartIn,
+    Url,
+)
+from .throttles import PerConversationThrottle, PerIPThrottle
+
+router = Router(tags=["visitor"])
+
+ERRORS = dict.fromkeys((400, 403, 404, 409, 413, 429), ErrorOut)
+CONVERSATION_ID = r"{conversation_id}"
+
+
+class BootstrapQuery(Schema):
+    page: int | None = Field(None, ge=1, le=2**63 - 1, description="Id of the current page.")
+    url: Url = Field("", description="Address of the current page.")
+
+
+@router.get(
+    "bootstrap",
+    response={200: BootstrapOut, **ERRORS},
+    throttle=[PerIPThrottle()],
+    summary="Resolve the dialogue for this visitor on this page",
+)
+@decorate_view(guarded)
+def bootstrap(request, response: HttpResponse, query: Query[BootstrapQuery]):
+    # Reading never creates a visitor: crawlers and one-page visits leave no rows behind.
+    visitor = find_visitor(request)
+    session = current_session(request)
+    if visitor is not None and session:
+        set_identity_cookies(response, visitor, session)
+    return conversations.resolve(visitor, query.page)
+
+
+@router.post(
+    "conversations",
+    response={200: ConversationEnvelope, 201: ConversationEnvelope, **ERRORS},
+    throttle=[PerIPThrottle()],
+    summary="Start the conversation of a triggered dialogue",
+)
+@decorate_view(guarded)
+def start(request, response: HttpResponse, payload: StartIn):
+    visitor, session = ensure_visitor(request)
+    set_identity_cookies(response, visitor, session)
+    conversation, created = conversations.start(
+        visitor,
+        session,
+        dialogue_id=payload.dialogue,
+        page_id=payload.page,
+        url=payload.url,
+        site=Site.find_for_request(request),
+    )
+    return Status(201 if created else 200, {"conversation": conversations.serialise(conversation)})
+
+
+@router.post(
+    f"conversations/{CONVERSATION_ID}/answers",
+    response={200: AnswerOut, **ERRORS},
+    throttle=[PerIPThrottle(), PerConversationThrottle()],
+    summary="Answer the awaited card",
+)
+@decorate_view(guarded)
+def answer(request, response: HttpResponse, conversation_id: str, payload: AnswerIn):
+    visitor, session = _identified(request, response)
+    conversation, items = conversations.answer(
+        visitor,
+        session,
+        public_id=conversation_id,
+        step=payload.step,
+        card=payload.card,
+        value=payload.value,
+    )
+    return {"conversation": conversations.serialise(conversation), "items": items}
+
+
+@router.post(
+    f"conversations/{CONVERSATION_ID}/events",
+    response={204: None, **ERRORS},
+    throttle=[PerIPThrottle(), PerConversationThrottle()],
+    summary="Record a visitor action such as opening a document",
+)
+@decorate_view(guarded)
+def event(request, response: HttpResponse, conversation_id: str, payload: EventIn):
+    visitor, session = _identified(request, response)
+    conversations.record_event(
+        visitor, session, public_id=conversation_id, kind=payload.kind, card=payload.card
+    )
+    return Status(204, None)
+
+
+@router.post(
+    f"conversations/{CONVERSATION_ID}/close",
+    response={204: None, **ERRORS},
+    throttle=[PerIPThrottle(), PerConversationThrottle()],
+    summary="The visitor closed the chat window",
+)
+@decorate_view(guarded)
+def close(request, response: HttpResponse, conversation_id: str):
+    visitor, session = _identified(request, response)
+    conversations.close(visitor, session, public_id=conversation_id)
+    return Status(204, None)
+
+
+def _identified(request, response):
+    """The visitor of a conversation call, with its visit refreshed.
+
+    A request without a visitor cookie cannot own any conversation; the service answers 404.
+    """
+    visitor = find_visitor(request)
+    if visitor is None:
+        return None, ""
+    visitor, session = ensure_visitor(request)
+    set_identity_cookies(response, visitor, session)
+    return visitor, session

@@ -1,0 +1,68 @@
+"""Input and output schemas of the visitor API (they also make the OpenAPI document)."""
+
+from typing import Annotated, Literal
+
+from ninja import Field, Schema
+from pydantic import StrictInt, StringConstraints
+
+CardId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[\w-]+$")]
+Url = Annotated[str, StringConstraints(max_length=2048)]
+AnswerText = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class StartIn(Schema):
+    dialogue: StrictInt = Field(..., gt=0, description="Id of the dialogue that was triggered.")
+    page: StrictInt = Field(..., gt=0, description="Id of the Wagtail page it was triggered on.")
+    url: Url = Field("", description="Address of the page, for the transcript.")
+
+
+class AnswerIn(Schema):
+    step: StrictInt = Field(..., ge=0, description="The conversation's `step` being answered.")
+    card: CardId = Field(..., description="Id of the awaited card.")
+    value: StrictInt | AnswerText | None = Field(
+        None, description="Choice index for a question; text (or null to skip) for a capture."
+    )
+
+
+class EventIn(Schema):
+    kind: Literal["document_opened"]
+    card: CardId
+
+
+class DialogueOut(Schema):
+    id: int | None
+    title: str
+    teaser: str | None
+
+
+class AwaitingOut(Schema):
+    card: str
+    kind: str
+
+
+class ConversationOut(Schema):
+    id: str
+    dialogue: DialogueOut
+    status: Literal["active", "completed"]
+    step: int
+    items: list[dict]
+    awaiting: AwaitingOut | None
+
+
+class BootstrapOut(Schema):
+    dialogue: DialogueOut | None
+    conversation: ConversationOut | None
+
+
+class ConversationEnvelope(Schema):
+    conversation: ConversationOut
+
+
+class AnswerOut(Schema):
+    conversation: ConversationOut
+    items: list[dict]
+
+
+class ErrorOut(Schema):
+    error: str
+    message: str

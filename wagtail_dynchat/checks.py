@@ -1,0 +1,54 @@
+"""System checks for the misconfigurations that make the chat silently fail."""
+
+from django.conf import settings
+from django.core.checks import Error, Tags, Warning, register
+from django.core.exceptions import ImproperlyConfigured
+
+REQUEST_PROCESSOR = "django.template.context_processors.request"
+
+
+@register(Tags.templates)
+def check_request_context_processor(app_configs, **kwargs):
+    for engine in settings.TEMPLATES:
+        if engine.get("BACKEND") != "django.template.backends.django.DjangoTemplates":
+            continue
+        if REQUEST_PROCESSOR not in engine.get("OPTIONS", {}).get("context_processors", []):
+            return [
+                Error(
+                    "{% dynchat %} needs the request in the template context.",
+                    hint=f"Add '{REQUEST_PROCESSOR}' to TEMPLATES' context_processors.",
+                    id="wagtail_dynchat.E001",
+                )
+            ]
+    return []
+
+
+@register()
+def check_settings(app_configs, **kwargs):
+    from .conf import dynchat_settings
+
+    dynchat_settings.reload()
+    try:
+        alias = dynchat_settings.CACHE_ALIAS
+    except ImproperlyConfigured as error:
+        return [Error(str(error), id="wagtail_dynchat.E002")]
+    messages = []
+    caches = getattr(settings, "CACHES", {})
+    if alias not in caches:
+        messages.append(
+            Error(
+                f"WAGTAIL_DYNCHAT['CACHE_ALIAS'] names the cache {alias!r}, "
+                "which is not in CACHES.",
+                id="wagtail_dynchat.E003",
+            )
+        )
+    elif caches[alias].get("BACKEND", "").endswith("DummyCache") and not settings.DEBUG:
+        messages.append(
+            Warning(
+                "The cache used by wagtail-dynchat is a DummyCache: rate limits do not work "
+                "and every page render recomputes targeting.",
+                hint="Use Redis or Memcached in production.",
+                id="wagtail_dynchat.W001",
+            )
+        )
+    return messages

@@ -1,0 +1,77 @@
+"""Developer-owned settings, read lazily from the ``WAGTAIL_DYNCHAT`` dict.
+
+Keys are flat. Unknown keys raise ``AttributeError`` so that typos fail loudly, and the values are
+re-read whenever Django's ``setting_changed`` fires (``override_settings`` in tests).
+"""
+
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+DEFAULTS = {
+    # Master switch: when False the tag renders nothing and the API answers 404.
+    "ENABLED": True,
+    # Django cache alias used for the targeting index, rate limits and compiled flows.
+    "CACHE_ALIAS": "default",
+    # How long a targeting entry may live in the cache; signals invalidate it earlier.
+    "CACHE_TIMEOUT": 60 * 60,
+    # Per-IP and per-conversation rate limits of the visitor API ("<count>/<s|m|h|d>").
+    "RATE_LIMIT_IP": "120/m",
+    "RATE_LIMIT_CONVERSATION": "30/m",
+    # Largest request body the visitor API reads, in bytes.
+    "MAX_BODY_BYTES": 8 * 1024,
+    # Cookie names and lifetimes of visitor identity.
+    "VISITOR_COOKIE": "dynchat_vid",
+    "VISITOR_COOKIE_AGE": 365 * 24 * 60 * 60,
+    "SESSION_COOKIE": "dynchat_sid",
+    "SESSION_IDLE_SECONDS": 30 * 60,
+    # Origins (scheme://host[:port]) allowed to call the API besides the request's own host.
+    "ALLOWED_ORIGINS": [],
+    # Longest text a visitor may type into a capture card.
+    "MAX_ANSWER_LENGTH": 500,
+    # Transcript items kept per conversation (a flow that loops through questions could grow
+    # without end); the oldest are dropped first.
+    "MAX_TRANSCRIPT_ITEMS": 400,
+}
+
+
+class DynchatSettings:
+    """Attribute access to ``WAGTAIL_DYNCHAT`` merged over :data:`DEFAULTS`."""
+
+    def __init__(self):
+        self._cached = None
+
+    def _load(self):
+        from django.conf import settings
+
+        user = getattr(settings, "WAGTAIL_DYNCHAT", {}) or {}
+        unknown = set(user) - set(DEFAULTS)
+        if unknown:
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(
+                "Unknown WAGTAIL_DYNCHAT setting(s): " + ", ".join(sorted(unknown))
+            )
+        return {**DEFAULTS, **user}
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._cached is None:
+            self._cached = self._load()
+        try:
+            return self._cached[name]
+        except KeyError:
+            raise AttributeError(f"WAGTAIL_DYNCHAT has no setting {name!r}") from None
+
+    def reload(self):
+        """Forget the cached values; the next access reads the settings again."""
+        self._cached = None
+
+
+dynchat_settings = DynchatSettings()
+
+
+@receiver(setting_changed)
+def _reload_on_change(*, setting, **kwargs):
+    if setting == "WAGTAIL_DYNCHAT":
+        dynchat_settings.reload()

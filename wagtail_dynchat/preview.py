@@ -1,0 +1,130 @@
+"""Previewing a dialogue inside Wagtail's preview panel.
+
+The preview renders the real widget. Its flow is the editor's unsaved one, compiled and parked in
+the cache under a random token; an admin-only endpoint runs the same engine over it with an empty
+person, keeping the conversation in the cache too, so nothing reaches the database or the reports.
+"""
+
+import json
+import secrets
+
+from django.core.cache import caches
+from django.http import HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from . import engine
+from .conf import dynchat_settings
+from .conversations import ConversationError, apply_result, dialogue_summary, run_answer, serialise
+from .models import Conversation, FlowSnapshot
+from .tag import widget_config
+
+PREVIEW_SECONDS = 60 * 60
+
+
+def _cache():
+    return caches[dynchat_settings.CACHE_ALIAS]
+
+
+def _flow_key(token):
+    return f"dynchat:preview:{token}"
+
+
+def _conversation_key(token):
+    return f"dynchat:preview:{token}:conversation"
+
+
+def preview_config(request, dialogue):
+    """The widget configuration for previewing ``dialogue`` (saved or not) to an editor."""
+    token = secrets.token_urlsafe(16)
+    snapshot = {"flow": dialogue.compile_flow(), "title": dialogue.title}
+    _cache().set(_flow_key(token), snapshot, PREVIEW_SECONDS)
+    summary = dialogue_summary(dialogue.pk, FlowSnapshot(**snapshot))
+    return widget_config(
+        reverse("wagtail_dynchat_admin:preview_api", args=[token]),
+        page=None,
+        candidates=True,
+        preview=True,
+        csrf=get_token(request),
+        bootstrap={"dialogue": summary, "conversation": None},
+    )
+
+
+def _conversation(token):
+    """The preview's conversation as an unsaved model instance, or None when it expired."""
+    snapshot = _cache().get(_flow_key(token))
+    if snapshot is None:
+        return None
+    conversation = Conversation(snapshot=FlowSnapshot(**snapshot), public_id="preview")
+    stored = _cache().get(_conversation_key(token))
+    if stored:
+        for name, value in stored.items():
+            setattr(conversation, name, value)
+    return conversation
+
+
+def _store(token, conversation):
+    fields = ("state", "transcript", "awaiting", "status")
+    _cache().set(
+        _conversation_key(token),
+        {name: getattr(conversation, name) for name in fields},
+        PREVIEW_SECONDS,
+    )
+
+
+def _gone():
+    return JsonResponse(
+        {"error": "not_found", "message": "This preview has expired. Refresh the preview."},
+        status=404,
+    )
+
+
+def api_root(request, token):
+    """The base the widget builds its URLs on; nothing lives here itself."""
+    return JsonResponse({"error": "not_found", "message": "Not an endpoint."}, status=404)
+
+
+@require_POST
+def start(request, token):
+    conversation = _conversation(token)
+    if conversation is None:
+        return _gone()
+    try:
+        result = engine.start(conversation.snapshot.flow, {})
+    except engine.FlowError as error:
+        return JsonResponse({"error": "invalid", "message": str(error)}, status=400)
+    conversation.transcript = []
+    apply_result(conversation, result)
+    _store(token, conversation)
+    return JsonResponse({"conversation": serialise(conversation)}, status=201)
+
+
+@require_POST
+def answer(request, token, conversation_id):
+    conversation = _conversation(token)
+    if conversation is None or conversation.state is None:
+        return _gone()
+    try:
+        payload = json.loads(request.body or b"{}")
+        step, card, value = payload["step"], payload["card"], payload.get("value")
+    except (ValueError, KeyError, TypeError):
+        return JsonResponse(
+            {"error": "bad_request", "message": "Send the step, card and value as JSON."},
+            status=400,
+        )
+    try:
+        result = run_answer(conversation, step=step, card=card, value=value, facts={})
+    except ConversationError as error:
+        return JsonResponse({"error": error.code, "message": error.message}, status=error.status)
+    apply_result(conversation, result)
+    _store(token, conversation)
+    return JsonResponse(
+        {"conversation": serialise(conversation), "items": result.items}, status=200
+    )
+
+
+@require_POST
+def ignore(request, token, conversation_id):
+    """Closing the chat or opening a document in a preview records nothing."""
+    return HttpResponse(status=204)

@@ -1,0 +1,1 @@
+"""Snippet models (dialogues) and their admin viewsets."""
