@@ -1,0 +1,559 @@
+// wagtail-dynchat visitor widget: a scripted chat rendered from the server's transcript.
+// Protocol: docs/api.md. Loaded lazily by loader.js, which calls mount(cfg, bootstrapResponse).
+//
+// Rules this file keeps:
+// - Only bot `html` (sanitised by the server) goes through innerHTML. Anything the visitor typed or
+//   chose, and retry/end/system texts, are inserted as text nodes.
+// - No inline styles or scripts (sites may run a strict CSP).
+// - The panel is a non-modal dialog: no focus trap, the page stays usable.
+
+const ACTIVE = "dynchat:active"; // localStorage: id of the conversation to resume on any page
+const OPEN = "dynchat:open"; // sessionStorage: id of the conversation whose panel was left open
+const SEEN = "dynchat:seen"; // localStorage: id of the conversation whose chat was opened/poke dismissed
+
+// Overridable through cfg.strings (same keys) for translations.
+const STRINGS = {
+  open: "Open chat: ",
+  close: "Close chat",
+  dismiss: "Dismiss message",
+  region: "Chat",
+  log: "Chat messages",
+  you: "You:",
+  send: "Send",
+  skip: "Skip",
+  choose: "Choose…",
+  answer: "Your answer",
+  newTab: "(opens in a new tab)",
+  slow: "You're going a bit fast — please try again in a moment.",
+  error: "Sorry, something went wrong. Please try again.",
+  ended: "This conversation has ended.",
+};
+
+// Input attributes per capture type; the browser picks the right keyboard and autofill.
+const INPUTS = {
+  email: { type: "email", autocomplete: "email", inputmode: "email", spellcheck: "false", autocapitalize: "off" },
+  tel: { type: "tel", autocomplete: "tel", inputmode: "tel" },
+  number: { type: "number", inputmode: "decimal" },
+  date: { type: "date" },
+  text: { type: "text" },
+};
+
+const ICON_CHAT =
+  '<svg viewBox="0 0 24 24" width="28" height="28" aria-hidden="true" focusable="false">' +
+  '<path fill="currentColor" d="M6 3h12a2 2 0 0 1 2 2v10a2 2 0 0 1-2 2H9l-5 4V5a2 2 0 0 1 2-2z"/></svg>';
+const ICON_CLOSE =
+  '<svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true" focusable="false">' +
+  '<path d="M6 6l12 12M18 6L6 18" stroke="currentColor" stroke-width="2.5" stroke-linecap="round"/></svg>';
+
+// Element builder. Strings and nodes in `kids` are appended as text/nodes, never parsed as HTML.
+function h(tag, props = {}, ...kids) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (value == null || value === false) continue;
+    if (key === "class") el.className = value;
+    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else el.setAttribute(key, value === true ? "" : value);
+  }
+  el.append(...kids.filter((kid) => kid != null));
+  return el;
+}
+
+function svgButton(props, icon) {
+  const button = h("button", { type: "button", ...props });
+  button.innerHTML = icon; // constant markup, not data
+  return button;
+}
+
+async function fetchBootstrap(cfg) {
+  const page = cfg.page == null ? "" : `page=${encodeURIComponent(cfg.page)}&`;
+  const res = await fetch(`${cfg.api}bootstrap?${page}url=${encodeURIComponent(location.href)}`, {
+    credentials: "same-origin",
+  });
+  if (!res.ok) throw new Error(`bootstrap: HTTP ${res.status}`);
+  return res.json();
+}
+
+class Chat {
+  constructor(cfg, boot) {
+    this.cfg = cfg;
+    this.t = { ...STRINGS, ...cfg.strings };
+    this.dialogue = boot.dialogue;
+    this.conv = boot.conversation || null;
+    this.isOpen = false;
+    this.busy = false;
+    this.seq = 0;
+    this.prompts = new Map(); // card id → latest prompt element, which labels the choice group
+  }
+
+  // ---- lifecycle -------------------------------------------------------------------------------
+
+  async start() {
+    const resumed = Boolean(this.conv);
+    if (!resumed) {
+      const res = await this.post("conversations", {
+        dialogue: this.dialogue.id,
+        page: this.cfg.page,
+        url: location.href,
+      });
+      if (!res.ok) throw new Error(`start: HTTP ${res.status}`);
+      this.conv = (await res.json()).conversation;
+    }
+    if (this.conv.dialogue) this.dialogue = this.conv.dialogue;
+    this.build();
+    this.redraw();
+    document.body.append(this.root);
+    this.changed(resumed ? this.conv : null, false);
+
+    const active = this.conv.status === "active";
+    if (this.cfg.preview || (resumed && active && this.read("sessionStorage", OPEN) === this.conv.id)) {
+      this.open(false); // restore the panel without stealing focus from the page
+    } else if (active && this.dialogue.teaser && this.read("localStorage", SEEN) !== this.conv.id) {
+      this.showPoke();
+    }
+  }
+
+  build() {
+    const t = this.t;
+    const title = this.dialogue.title || this.dialogue.name || "";
+    this.launcher = svgButton(
+      {
+        class: "dynchat-launcher",
+        "aria-label": t.open + title,
+        "aria-expanded": "false",
+        "aria-controls": "dynchat-panel",
+        onclick: () => (this.isOpen ? this.close() : this.open(true)),
+      },
+      ICON_CHAT,
+    );
+    this.log = h("div", {
+      class: "dynchat-log",
+      id: "dynchat-log",
+      role: "log",
+      "aria-live": "polite",
+      "aria-label": t.log,
+      tabindex: "0", // the log scrolls: keyboard users must be able to scroll it
+    });
+    this.controls = h("div", { class: "dynchat-controls", hidden: true });
+    this.panel = h(
+      "div",
+      { class: "dynchat-panel", id: "dynchat-panel", role: "dialog", "aria-labelledby": "dynchat-title", hidden: true },
+      h(
+        "div",
+        { class: "dynchat-header" },
+        h("h2", { class: "dynchat-title", id: "dynchat-title" }, title),
+        svgButton({ class: "dynchat-close", "aria-label": t.close, onclick: () => this.close() }, ICON_CLOSE),
+      ),
+      this.log,
+      this.controls,
+    );
+    this.root = h(
+      "aside",
+      { class: "dynchat", "aria-label": t.region, lang: this.cfg.lang, "data-dialogue": this.dialogue.id },
+      this.launcher,
+      this.panel,
+    );
+    this.root.addEventListener("keydown", (event) => this.onKeydown(event));
+    this.applyTheme();
+  }
+
+  // Branding colours may come from the server as {accent: "#…", …}: set through the CSSOM, which a
+  // strict CSP allows (a style="" attribute would not be).
+  applyTheme() {
+    for (const [name, value] of Object.entries(this.cfg.theme || {})) {
+      this.root.style.setProperty(`--dynchat-${name}`, value);
+    }
+  }
+
+  // ---- open / close / poke ---------------------------------------------------------------------
+
+  open(moveFocus) {
+    if (this.isOpen) return;
+    this.isOpen = true;
+    this.panel.hidden = false;
+    this.launcher.setAttribute("aria-expanded", "true");
+    this.root.classList.add("dynchat-is-open");
+    this.dismissPoke();
+    if (this.conv.status === "active") this.write("sessionStorage", OPEN, this.conv.id);
+    this.log.scrollTop = this.log.scrollHeight;
+    if (moveFocus) this.focusAwaited();
+  }
+
+  close() {
+    if (!this.isOpen) return;
+    this.isOpen = false;
+    this.panel.hidden = true;
+    this.launcher.setAttribute("aria-expanded", "false");
+    this.root.classList.remove("dynchat-is-open");
+    this.write("sessionStorage", OPEN, null);
+    this.launcher.focus();
+    this.fire(`conversations/${encodeURIComponent(this.conv.id)}/close`, {});
+    this.emit("closed");
+  }
+
+  showPoke() {
+    const t = this.t;
+    this.poke = h(
+      "div",
+      { class: "dynchat-poke" },
+      h("button", { type: "button", class: "dynchat-poke-text", onclick: () => this.open(true) }, this.dialogue.teaser),
+      svgButton({ class: "dynchat-poke-close", "aria-label": t.dismiss, onclick: () => this.dismissPoke(true) }, ICON_CLOSE),
+    );
+    this.root.prepend(this.poke);
+  }
+
+  // The poke shows once per conversation: opening the chat or dismissing it both count as seen.
+  dismissPoke(refocus) {
+    if (!this.poke) return;
+    const hadFocus = this.poke.contains(document.activeElement);
+    this.poke.remove();
+    this.poke = null;
+    this.write("localStorage", SEEN, this.conv.id);
+    if (refocus || hadFocus) this.launcher.focus();
+  }
+
+  onKeydown(event) {
+    if (event.key !== "Escape") return;
+    if (this.isOpen && (this.panel.contains(event.target) || event.target === this.launcher)) {
+      event.preventDefault();
+      this.close();
+    } else if (this.poke && this.poke.contains(event.target)) {
+      this.dismissPoke(true);
+    }
+  }
+
+  // ---- transcript ------------------------------------------------------------------------------
+
+  redraw() {
+    this.prompts.clear();
+    this.log.replaceChildren();
+    this.append(this.conv.items || [], false);
+    delete this.controls.dataset.key; // force the controls to be rebuilt
+    this.renderControls();
+    this.root.dataset.status = this.conv.status;
+    this.root.dataset.conversation = this.conv.id;
+  }
+
+  // Appends items to the log and returns the elements added.
+  append(items, animate) {
+    const added = [];
+    for (const item of items) {
+      const el = this.renderItem(item);
+      if (!el) continue;
+      if (animate) el.classList.add("dynchat-new");
+      this.log.append(el);
+      added.push(el);
+    }
+    // Show the start of what was added; the browser clamps this to the bottom when it fits.
+    if (added.length) this.log.scrollTop = added[0].offsetTop - 8;
+    return added;
+  }
+
+  renderItem(item) {
+    const text = item.text == null ? "" : String(item.text);
+    let el;
+    if (item.kind === "answer") {
+      el = h("div", { class: "dynchat-item dynchat-visitor" }, h("span", { class: "dynchat-vh" }, `${this.t.you} `), text);
+    } else if (item.kind === "retry") {
+      el = h("div", { class: "dynchat-item dynchat-bot dynchat-retry", id: this.id() }, text);
+    } else if (item.kind === "end") {
+      el = h("div", { class: "dynchat-item dynchat-end" }, text);
+    } else if (item.html != null) {
+      const body = h("div", { class: "dynchat-html" });
+      body.innerHTML = item.html; // bot rich text, sanitised server-side
+      el = h("div", { class: "dynchat-item dynchat-bot" }, body);
+      if (item.kind === "document" && item.url) el.append(this.documentLink(item));
+      if (item.kind === "question" || item.kind === "capture") {
+        body.id = this.id();
+        this.prompts.set(item.card, body);
+      }
+    } else {
+      return null; // a kind this widget does not know and cannot show
+    }
+    el.dataset.kind = item.kind;
+    if (item.card) el.dataset.card = item.card;
+    return el;
+  }
+
+  documentLink(item) {
+    return h(
+      "a",
+      {
+        class: "dynchat-doc",
+        href: item.url,
+        target: "_blank",
+        rel: "noopener",
+        onclick: () => this.fire(`conversations/${encodeURIComponent(this.conv.id)}/events`, {
+          kind: "document_opened",
+          card: item.card,
+        }),
+      },
+      item.title || item.url,
+      h("span", { class: "dynchat-vh" }, ` ${this.t.newTab}`),
+    );
+  }
+
+  system(message) {
+    const el = h("div", { class: "dynchat-item dynchat-system", "data-kind": "system" }, message);
+    this.log.append(el);
+    this.log.scrollTop = this.log.scrollHeight;
+  }
+
+  // ---- controls for the awaited card -----------------------------------------------------------
+
+  // Rebuilds the controls when a different card (or the same card at a later step) is awaited.
+  // Returns false when the same card is still awaited (a retry), keeping what the visitor typed.
+  renderControls() {
+    const awaiting = this.conv.status === "active" ? this.conv.awaiting : null;
+    const key = awaiting ? `${awaiting.card}@${this.conv.step}` : "";
+    if (this.controls.dataset.key === key) return false;
+    this.controls.dataset.key = key;
+    const item = awaiting && this.awaitedItem();
+    let ui = null;
+    if (item?.kind === "question") ui = this.choices(item);
+    else if (item?.kind === "capture") ui = this.form(item);
+    this.controls.replaceChildren(...(ui ? [ui] : []));
+    this.controls.hidden = !ui;
+    this.controls.dataset.kind = ui ? item.kind : "";
+    this.controls.dataset.card = ui ? item.card : "";
+    return true;
+  }
+
+  awaitedItem() {
+    const card = this.conv.awaiting?.card;
+    const items = this.conv.items || [];
+    for (let i = items.length - 1; i >= 0; i--) {
+      const item = items[i];
+      if (item.card === card && (item.kind === "question" || item.kind === "capture")) return item;
+    }
+    return null;
+  }
+
+  choices(item) {
+    return h(
+      "div",
+      { class: "dynchat-choices", role: "group", "aria-labelledby": this.prompts.get(item.card)?.id },
+      ...(item.choices || []).map((choice) =>
+        h(
+          "button",
+          { type: "button", class: "dynchat-choice", "data-index": choice.index, onclick: () => this.answer(choice.index) },
+          String(choice.label),
+        ),
+      ),
+    );
+  }
+
+  form(item) {
+    const t = this.t;
+    const id = this.id();
+    const field =
+      item.input === "select"
+        ? h(
+            "select",
+            { class: "dynchat-input", id, name: "value", required: item.required },
+            h("option", { value: "" }, item.placeholder || t.choose),
+            ...(item.options || []).map((option) => h("option", { value: option.value }, String(option.label))),
+          )
+        : h("input", {
+            class: "dynchat-input",
+            id,
+            name: "value",
+            ...(INPUTS[item.input] || INPUTS.text),
+            placeholder: item.placeholder || null,
+            required: item.required,
+          });
+    // novalidate: the server's friendly retry message is what the visitor should see, not the
+    // browser's own validation bubble.
+    const form = h(
+      "form",
+      { class: "dynchat-form", novalidate: true, "data-input": item.input },
+      h("label", { class: "dynchat-label", for: id }, item.label || t.answer),
+      field,
+      h(
+        "div",
+        { class: "dynchat-buttons" },
+        item.required ? null : h("button", { type: "button", class: "dynchat-skip", onclick: () => this.answer(null) }, t.skip),
+        h("button", { type: "submit", class: "dynchat-send" }, t.send),
+      ),
+    );
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      this.answer(field.value);
+    });
+    return form;
+  }
+
+  focusAwaited() {
+    const control = this.controls.querySelector(".dynchat-input, .dynchat-choice");
+    (control || this.log).focus();
+  }
+
+  setBusy(busy) {
+    this.busy = busy;
+    this.panel.toggleAttribute("data-busy", busy);
+    for (const el of this.controls.querySelectorAll("button, input, select")) el.disabled = busy;
+  }
+
+  // ---- answering -------------------------------------------------------------------------------
+
+  async answer(value) {
+    const prev = this.conv;
+    if (this.busy || !prev.awaiting) return;
+    const asked = this.awaitedItem();
+    const focused = document.activeElement;
+    this.setBusy(true);
+    let data;
+    try {
+      const res = await this.post(`conversations/${encodeURIComponent(prev.id)}/answers`, {
+        step: prev.step,
+        card: prev.awaiting.card,
+        value,
+      });
+      if (res.status === 409) return await this.resync(); // answered elsewhere (another tab)
+      if (!res.ok) return this.failed(res.status === 429 ? this.t.slow : this.t.error, focused);
+      data = await res.json();
+    } catch (err) {
+      console.debug("dynchat:", err);
+      return this.failed(this.t.error, focused);
+    }
+    this.conv = data.conversation;
+    const added = this.append(data.items || [], true);
+    const kept = !this.renderControls();
+    this.setBusy(false);
+    if (kept) this.markInvalid(added.find((el) => el.dataset.kind === "retry"));
+    this.root.dataset.status = this.conv.status;
+    const emailAccepted = asked?.kind === "capture" && asked.input === "email" && value != null && value !== "";
+    this.changed(prev, emailAccepted);
+    this.focusAwaited();
+  }
+
+  markInvalid(retry) {
+    const input = this.controls.querySelector(".dynchat-input");
+    if (!input || !retry) return;
+    input.setAttribute("aria-invalid", "true");
+    input.setAttribute("aria-describedby", retry.id);
+  }
+
+  failed(message, focused) {
+    this.system(message);
+    this.setBusy(false);
+    if (focused && focused.isConnected) focused.focus();
+  }
+
+  // After a 409 the server knows better: redraw the whole transcript from a fresh bootstrap.
+  async resync() {
+    const prev = this.conv;
+    try {
+      const conv = (await fetchBootstrap(this.cfg)).conversation;
+      if (conv && conv.id === prev.id) {
+        this.conv = conv;
+        this.redraw();
+      } else {
+        // Completed or expired meanwhile (e.g. finished in another tab).
+        this.conv = { ...prev, status: "closed", awaiting: null };
+        this.renderControls();
+        this.system(this.t.ended);
+        this.root.dataset.status = this.conv.status;
+      }
+    } catch (err) {
+      console.debug("dynchat:", err);
+      this.system(this.t.error);
+    }
+    this.setBusy(false);
+    this.remember(); // no events: the tab that got the answer through already emitted them
+    this.focusAwaited();
+  }
+
+  // Keeps storage in step with the conversation and emits the analytics events of a transition.
+  // `prev` is null right after the conversation was started.
+  changed(prev, emailAccepted) {
+    const conv = this.conv;
+    this.remember();
+    if (!prev) this.emit("triggered");
+    else if (conv.step > prev.step) {
+      if (!prev.step) this.emit("engaged");
+      if (emailAccepted) this.emit("email-captured");
+    }
+    if (conv.status === "completed" && prev?.status !== "completed") this.emit("completed");
+  }
+
+  // While active, every page bootstraps to resume it (the loader checks ACTIVE); once over, stop.
+  remember() {
+    const active = this.conv.status === "active";
+    this.write("localStorage", ACTIVE, active ? this.conv.id : null);
+    if (!active) this.write("sessionStorage", OPEN, null);
+  }
+
+  // ---- plumbing --------------------------------------------------------------------------------
+
+  id() {
+    this.seq += 1;
+    return `dynchat-${this.seq}`;
+  }
+
+  post(path, body, keepalive = false) {
+    const headers = { "Content-Type": "application/json" };
+    if (this.cfg.csrf) headers["X-CSRFToken"] = this.cfg.csrf;
+    return fetch(this.cfg.api + path, {
+      method: "POST",
+      credentials: "same-origin",
+      headers,
+      body: JSON.stringify(body),
+      keepalive,
+    });
+  }
+
+  // Fire-and-forget: keepalive lets the request outlive a navigation (document links, page exit).
+  fire(path, body) {
+    this.post(path, body, true).catch((err) => console.debug("dynchat:", err));
+  }
+
+  emit(name) {
+    const detail = { dialogue: this.dialogue.id, conversation: this.conv.id };
+    document.dispatchEvent(new CustomEvent(`dynchat:${name}`, { detail }));
+    // The admin preview records nothing, so it must not feed the site's analytics either.
+    if (!this.cfg.preview && typeof window.dataLayer?.push === "function") {
+      window.dataLayer.push({ event: `dynchat:${name}`, ...detail });
+    }
+  }
+
+  // Storage access throws in some privacy modes; the preview must leave the visitor's storage alone.
+  read(area, key) {
+    if (this.cfg.preview) return null;
+    try {
+      return window[area].getItem(key);
+    } catch {
+      return null;
+    }
+  }
+
+  write(area, key, value) {
+    if (this.cfg.preview) return;
+    try {
+      if (value == null) window[area].removeItem(key);
+      else window[area].setItem(key, value);
+    } catch {
+      // storage unavailable: the chat still works, it just will not resume across pages
+    }
+  }
+}
+
+/**
+ * Shows the dialogue resolved by bootstrap (see docs/api.md).
+ * Returns {open(), close(), element: Promise<HTMLElement|null>}: a handle for page scripts.
+ */
+export function mount(cfg, boot) {
+  if (document.querySelector(".dynchat")) return null; // mounted twice: keep the first
+  const chat = new Chat(cfg, boot);
+  const started = chat.start().then(
+    () => chat.root,
+    (err) => {
+      console.debug("dynchat:", err);
+      return null;
+    },
+  );
+  return {
+    open: () => chat.root && chat.open(true),
+    close: () => chat.close(),
+    element: started,
+  };
+}
