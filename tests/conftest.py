@@ -37,11 +37,29 @@ def _clear_caches():
     yield
 
 
+def ensure_wagtail_base_rows():
+    """Recreate the default locale and the tree's root when a transactional test flushed them.
+
+    Wagtail's own migrations create these rows; flushing the database after a transactional
+    test (the browser and concurrency tests) removes them for every test that follows.
+    """
+    from django.conf import settings
+    from wagtail.coreutils import get_supported_content_language_variant
+    from wagtail.models import Locale, Page
+
+    Locale.objects.get_or_create(
+        language_code=get_supported_content_language_variant(settings.LANGUAGE_CODE)
+    )
+    if Page.get_first_root_node() is None:
+        Page.add_root(instance=Page(title="Root", slug="root"))
+
+
 @pytest.fixture
 def pages(db):
     """The demo page tree: home, pricing, blog (with three posts) and contact."""
     from example_site.home.management.commands.load_dynchat_demo import create_demo_pages
 
+    ensure_wagtail_base_rows()
     return create_demo_pages()
 
 

@@ -11,9 +11,10 @@ from django.utils.translation import gettext as _
 
 from . import engine, targeting
 from .conf import dynchat_settings
-from .models import Conversation, ConversationEvent, Dialogue
+from .models import Conversation, ConversationEvent, Dialogue, Person
+from .person_fields import COLUMN_FIELDS
 from .snapshots import live_snapshot
-from .visitors import identify_by_email
+from .visitors import identify_by_email, is_token
 
 # Events the widget reports, and the kind of transcript item they must refer to.
 VISITOR_EVENTS = {ConversationEvent.DOCUMENT_OPENED: "document"}
@@ -179,7 +180,13 @@ def answer(visitor, session, *, public_id, step, card, value):
         conversation = _locked(visitor, public_id)
         result = run_answer(conversation, step=step, card=card, value=value)
         if result.person_updates:
-            conversation.person = _update_person(visitor, result.person_updates)
+            person = _update_person(visitor, result.person_updates)
+            if person.pk != conversation.person_id:
+                # The e-mail belongs to someone we know: the rest of this turn (questions
+                # skipped when known, tokens) must see what we know about them.
+                facts = person.as_facts()
+                result = run_answer(conversation, step=step, card=card, value=value, facts=facts)
+            conversation.person = person
         apply_result(conversation, result)
         conversation.save()
         _record(conversation, session, result.events)
@@ -230,12 +237,13 @@ def close(visitor, session, *, public_id):
 
 
 def _locked(visitor, public_id):
+    # Ids we never issue are not looked up (PostgreSQL refuses strings holding NUL, for one).
     conversation = (
         Conversation.objects.select_for_update(of=("self",))
         .select_related("snapshot", "person")
         .filter(public_id=public_id, visitor=visitor)
         .first()
-        if visitor is not None
+        if visitor is not None and is_token(public_id)
         else None
     )
     if conversation is None:
@@ -250,9 +258,16 @@ def _update_person(visitor, updates):
     if updates.get("email"):
         person = identify_by_email(visitor, updates.pop("email"))
     for name, value in updates.items():
-        person.set_field(name, value)
+        person.set_field(name, _fit(name, value))
     person.save()
     return person
+
+
+def _fit(name, value):
+    """A value cut to its person column's length: answers may be longer (MAX_ANSWER_LENGTH)."""
+    if name in COLUMN_FIELDS and isinstance(value, str):
+        return value[: Person._meta.get_field(name).max_length]
+    return value
 
 
 def apply_result(conversation, result):

@@ -12,7 +12,7 @@ from django.core.cache import caches
 from django.http import HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from . import engine
 from .conf import dynchat_settings
@@ -38,30 +38,39 @@ def _conversation_key(token):
 def preview_config(request, dialogue):
     """The widget configuration for previewing ``dialogue`` (saved or not) to an editor."""
     token = secrets.token_urlsafe(16)
-    snapshot = {"flow": dialogue.compile_flow(), "title": dialogue.title}
-    _cache().set(_flow_key(token), snapshot, PREVIEW_SECONDS)
-    summary = dialogue_summary(dialogue.pk, FlowSnapshot(**snapshot))
+    preview = {"dialogue": dialogue.pk, "flow": dialogue.compile_flow(), "title": dialogue.title}
+    _cache().set(_flow_key(token), preview, PREVIEW_SECONDS)
     return widget_config(
         reverse("wagtail_dynchat_admin:preview_api", args=[token]),
         page=None,
         candidates=True,
         preview=True,
         csrf=get_token(request),
-        bootstrap={"dialogue": summary, "conversation": None},
+        bootstrap={"dialogue": _summary(preview), "conversation": None},
     )
 
 
-def _conversation(token):
-    """The preview's conversation as an unsaved model instance, or None when it expired."""
-    snapshot = _cache().get(_flow_key(token))
-    if snapshot is None:
-        return None
-    conversation = Conversation(snapshot=FlowSnapshot(**snapshot), public_id="preview")
+def _summary(preview):
+    return dialogue_summary(
+        preview["dialogue"], FlowSnapshot(flow=preview["flow"], title=preview["title"])
+    )
+
+
+def _load(token):
+    """``(conversation, started)``: the preview's conversation as an unsaved model instance
+    (None when the preview expired), and whether the editor started talking to it yet."""
+    preview = _cache().get(_flow_key(token))
+    if preview is None:
+        return None, False
+    conversation = Conversation(
+        dialogue_id=preview["dialogue"],
+        snapshot=FlowSnapshot(flow=preview["flow"], title=preview["title"]),
+        public_id="preview",
+    )
     stored = _cache().get(_conversation_key(token))
-    if stored:
-        for name, value in stored.items():
-            setattr(conversation, name, value)
-    return conversation
+    for name, value in (stored or {}).items():
+        setattr(conversation, name, value)
+    return conversation, stored is not None
 
 
 def _store(token, conversation):
@@ -85,9 +94,23 @@ def api_root(request, token):
     return JsonResponse({"error": "not_found", "message": "Not an endpoint."}, status=404)
 
 
+@require_GET
+def bootstrap(request, token):
+    """What the widget asks for to redraw after a conflict: the dialogue and its conversation."""
+    conversation, started = _load(token)
+    if conversation is None:
+        return _gone()
+    return JsonResponse(
+        {
+            "dialogue": dialogue_summary(conversation.dialogue_id, conversation.snapshot),
+            "conversation": serialise(conversation) if started else None,
+        }
+    )
+
+
 @require_POST
 def start(request, token):
-    conversation = _conversation(token)
+    conversation, _started = _load(token)
     if conversation is None:
         return _gone()
     try:
@@ -102,8 +125,8 @@ def start(request, token):
 
 @require_POST
 def answer(request, token, conversation_id):
-    conversation = _conversation(token)
-    if conversation is None or conversation.state is None:
+    conversation, started = _load(token)
+    if not started:
         return _gone()
     try:
         payload = json.loads(request.body or b"{}")

@@ -12,8 +12,10 @@ from .snapshots import live_snapshot
 
 @receiver(published, sender=Dialogue)
 def dialogue_published(sender, instance, **kwargs):
-    # Compile now, so the first visitor after publishing doesn't pay for it.
-    live_snapshot(instance)
+    # Compile now, so the first visitor after publishing doesn't pay for it. A first publish with
+    # a future go-live date also sends this signal, but nothing is live yet.
+    if instance.live and instance.live_revision_id:
+        live_snapshot(instance)
     targeting.invalidate()
 
 

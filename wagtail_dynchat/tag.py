@@ -4,8 +4,12 @@ The output depends only on the page, never on the visitor, so pages stay cacheab
 everything per visitor happens later, in the API calls the loader makes.
 """
 
+from functools import lru_cache
+
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.templatetags.static import static
-from django.urls import reverse
+from django.urls import get_script_prefix, reverse
 from django.utils.html import format_html, json_script
 from django.utils.translation import get_language
 
@@ -15,13 +19,13 @@ from .conf import dynchat_settings
 CONFIG_ELEMENT_ID = "dynchat-config"
 
 
-def widget_config(api_url, **extra):
+def widget_config(api_url, *, lang=None, **extra):
     """The configuration the loader reads: where the API and the widget's files are."""
     return {
         "api": api_url,
         "widget": static("wagtail_dynchat/widget.js"),
         "css": static("wagtail_dynchat/widget.css"),
-        "lang": get_language(),
+        "lang": lang or get_language(),
         **extra,
     }
 
@@ -44,10 +48,24 @@ def render_tag(request, page=None, nonce=None):
     # Page previews render drafts for editors; real conversations there would pollute reports.
     if getattr(request, "is_preview", False):
         return ""
-    has_path = bool(getattr(page, "path", None))
+    if getattr(page, "path", None):
+        page_id, candidates = page.pk, bool(targeting.candidates_for_page(page))
+    else:
+        page_id, candidates = None, False
+    return _tag_html(get_script_prefix(), get_language(), page_id, candidates, nonce)
+
+
+@lru_cache(maxsize=4096)
+def _tag_html(script_prefix, lang, page_id, candidates, nonce):
+    # The output is a pure function of these arguments; reversing URLs, resolving static files
+    # and serialising JSON on every page render would cost more than the rest of the tag.
     config = widget_config(
-        reverse("wagtail_dynchat_api:api-root"),
-        page=page.pk if has_path else None,
-        candidates=bool(has_path and targeting.candidates_for_page(page)),
+        reverse("wagtail_dynchat_api:api-root"), lang=lang, page=page_id, candidates=candidates
     )
     return render_config(config, nonce)
+
+
+@receiver(setting_changed)
+def _forget_rendered_tags(**kwargs):
+    # Static and URL settings shape the output (override_settings in tests, mostly).
+    _tag_html.cache_clear()

@@ -9,6 +9,7 @@ import re
 import secrets
 
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 
 from .conf import dynchat_settings
 from .models import Conversation, Person, Visitor
@@ -16,9 +17,14 @@ from .models import Conversation, Person, Visitor
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,32}$")
 
 
+def is_token(value):
+    """Whether ``value`` has the shape of the random keys and ids we issue (see ``new_token``)."""
+    return isinstance(value, str) and bool(_TOKEN_RE.fullmatch(value))
+
+
 def _cookie(request, name):
     value = request.COOKIES.get(name, "")
-    return value if _TOKEN_RE.match(value) else None
+    return value if is_token(value) else None
 
 
 def find_visitor(request):
@@ -53,9 +59,9 @@ def ensure_visitor(request):
     return visitor, session
 
 
-def set_identity_cookies(response, visitor, session):
+def set_identity_cookies(request, response, visitor, session):
     """Refresh both cookies on an API response (the visit cookie slides with each call)."""
-    common = {"path": "/", "httponly": True, "samesite": "Lax", "secure": False}
+    common = {"path": "/", "httponly": True, "samesite": "Lax", "secure": request.is_secure()}
     response.set_cookie(
         dynchat_settings.VISITOR_COOKIE,
         visitor.key,
@@ -95,9 +101,15 @@ def identify_by_email(visitor, email):
 
 def _identify(visitor, email):
     current = visitor.person
-    if current.email == email:
+    if (current.email or "").lower() == email:
         return current
-    owner = Person.objects.select_for_update().filter(email=email).first()
+    # Matched like the unique constraint (on the lowercased address), which serves as its index.
+    owner = (
+        Person.objects.select_for_update()
+        .alias(email_lower=Lower("email"))
+        .filter(email_lower=email)
+        .first()
+    )
     if owner is None:
         if current.email is None:
             current.email = email

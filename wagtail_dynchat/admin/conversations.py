@@ -30,11 +30,15 @@ class ConversationInspectView(InspectView):
 
 class ConversationViewSet(ModelViewSet):
     model = Conversation
+    # Namespaced, so the package's URLs can't collide with a project's own "conversation" views.
+    url_prefix = "dynchat/conversations"
+    url_namespace = "wagtail_dynchat_conversations"
     icon = "comment"
     menu_label = _("Conversations")
     menu_order = 200
     inspect_view_class = ConversationInspectView
     inspect_view_enabled = True
+    copy_view_enabled = False
     inspect_view_fields = [
         "dialogue",
         "person",
@@ -48,10 +52,11 @@ class ConversationViewSet(ModelViewSet):
     # Add and edit are refused by the permission policy; a form class is still required.
     form_fields = ["status"]
     list_display = [
-        Column("person", label=_("Person"), accessor="person"),
-        Column("dialogue", label=_("Dialogue"), accessor="dialogue"),
+        # A field name first, so it becomes the title column linking to the transcript.
+        "person",
+        "dialogue",
         Column("status", label=_("Status"), accessor="get_status_display"),
-        Column("score", label=_("Score"), accessor="score"),
+        "score",
         DateColumn("started_at", label=_("Started")),
         DateColumn("completed_at", label=_("Completed")),
     ]

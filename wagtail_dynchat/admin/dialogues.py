@@ -1,15 +1,18 @@
 """The Dialogues snippet viewset, with "start from a template" on creation."""
 
+from django.template.loader import render_to_string
 from django.urls import path, reverse
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
 from wagtail.admin.ui.tables import Column, LiveStatusTagColumn, UpdatedAtColumn
+from wagtail.admin.utils import set_query_params
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
-from wagtail.snippets.views.snippets import CreateView, SnippetViewSet
+from wagtail.snippets.views.snippets import CreateView, InspectView, SnippetViewSet
 
 from ..snippets.blueprints import BLUEPRINTS
-from ..snippets.models import Dialogue
+from ..snippets.models import Dialogue, DialogueTarget
 
 MENU_HOOK = "register_dynchat_menu_item"
 
@@ -21,24 +24,32 @@ class ChooseStartView(PermissionCheckedMixin, WagtailAdminTemplateMixin, Templat
     template_name = "wagtail_dynchat/admin/choose_start.html"
     page_title = _("New dialogue")
     header_icon = "comment"
+    # Set by the viewset; the model is what PermissionCheckedMixin finds the policy by.
+    model = None
     add_url_name = None
     index_url_name = None
 
     def get_breadcrumbs_items(self):
         return [
             *self.breadcrumbs_items,
-            {"url": reverse(self.index_url_name), "label": Dialogue._meta.verbose_name_plural},
+            {
+                "url": reverse(self.index_url_name),
+                "label": capfirst(self.model._meta.verbose_name_plural),
+            },
             {"url": "", "label": self.page_title},
         ]
 
     def get_context_data(self, **kwargs):
         add_url = reverse(self.add_url_name)
-        locale = self.request.GET.get("locale")
-        suffix = f"&locale={locale}" if locale else ""
+        # The listing passes its locale on, so the new dialogue is created in that locale.
+        locale = self.request.GET.get("locale") or None
         return super().get_context_data(
-            blank_url=add_url + (f"?locale={locale}" if locale else ""),
+            blank_url=set_query_params(add_url, {"locale": locale}),
             blueprints=[
-                (blueprint, f"{add_url}?blueprint={blueprint.slug}{suffix}")
+                (
+                    blueprint,
+                    set_query_params(add_url, {"blueprint": blueprint.slug, "locale": locale}),
+                )
                 for blueprint in BLUEPRINTS.values()
             ],
             **kwargs,
@@ -54,6 +65,27 @@ class DialogueCreateView(CreateView):
         return instance
 
 
+class DialogueInspectView(InspectView):
+    """Shows the flow as an outline of branches and cards rather than raw block values."""
+
+    def get_flow_display_value(self):
+        return render_to_string(
+            "wagtail_dynchat/admin/flow_outline.html",
+            {"branches": self.object.compile_flow()["branches"]},
+        )
+
+    def get_targets_display_value(self):
+        return render_to_string(
+            "wagtail_dynchat/admin/targets.html",
+            {"targets": self.object.targets.select_related("page")},
+        )
+
+    def get_field_label(self, field_name, field):
+        if field_name == "targets":
+            return capfirst(DialogueTarget._meta.verbose_name_plural)
+        return super().get_field_label(field_name, field)
+
+
 class DialogueViewSet(SnippetViewSet):
     model = Dialogue
     icon = "comment"
@@ -67,10 +99,22 @@ class DialogueViewSet(SnippetViewSet):
         LiveStatusTagColumn(),
         UpdatedAtColumn(),
     ]
-    list_filter = ["live", "locale"]
-    search_fields = ["name", "description"]
+    # Wagtail adds its own locale filter (by language code) to translatable models' listings.
+    list_filter = ["live"]
     ordering = ["-priority", "name"]
     inspect_view_enabled = True
+    inspect_view_class = DialogueInspectView
+    inspect_view_fields = [
+        "name",
+        "title",
+        "description",
+        "priority",
+        "locale",
+        "live",
+        "last_published_at",
+        "targets",
+        "flow",
+    ]
     copy_view_enabled = True
 
     def get_urlpatterns(self):

@@ -6,6 +6,7 @@ app_name = "wagtail_dynchat_admin"
 
 urlpatterns = [
     path("preview/<str:token>/", preview.api_root, name="preview_api"),
+    path("preview/<str:token>/bootstrap", preview.bootstrap, name="preview_bootstrap"),
     path("preview/<str:token>/conversations", preview.start, name="preview_start"),
     path(
         "preview/<str:token>/conversations/<str:conversation_id>/answers",

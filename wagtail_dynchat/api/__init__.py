@@ -24,20 +24,25 @@ def conversation_error(request, exc):
     return error_response(exc.status, exc.code, exc.message)
 
 
+def _field_name(loc):
+    """``("body", "payload", "step")`` → ``"step"``: the name the client sent, not ours."""
+    parts = [str(part) for part in loc]
+    # Drop the location ("body", "query", "path"), and for bodies the operation's parameter.
+    skip = 2 if parts[:1] == ["body"] else 1
+    return ".".join(parts[skip:]) or "body"
+
+
 @api.exception_handler(ValidationError)
 def validation_error(request, exc):
     fields = [
-        {
-            "field": ".".join(str(part) for part in error.get("loc", ())[1:]) or "body",
-            "message": error.get("msg", ""),
-        }
+        {"field": _field_name(error.get("loc", ())), "message": error.get("msg", "")}
         for error in exc.errors
     ]
     summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields[:5])
     return error_response(
         400,
         "invalid",
-        _("The request is not valid: %(summary)s") % {"summary": summary},
+        _("The request is not valid: %(summary)s.") % {"summary": summary},
         fields=fields,
     )
 

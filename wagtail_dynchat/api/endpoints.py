@@ -43,7 +43,7 @@ def bootstrap(request, response: HttpResponse, query: Query[BootstrapQuery]):
     visitor = find_visitor(request)
     session = current_session(request)
     if visitor is not None and session:
-        set_identity_cookies(response, visitor, session)
+        set_identity_cookies(request, response, visitor, session)
     return conversations.resolve(visitor, query.page)
 
 
@@ -56,7 +56,7 @@ def bootstrap(request, response: HttpResponse, query: Query[BootstrapQuery]):
 @decorate_view(guarded)
 def start(request, response: HttpResponse, payload: StartIn):
     visitor, session = ensure_visitor(request)
-    set_identity_cookies(response, visitor, session)
+    set_identity_cookies(request, response, visitor, session)
     conversation, created = conversations.start(
         visitor,
         session,
@@ -125,5 +125,5 @@ def _identified(request, response):
     if visitor is None:
         return None, ""
     visitor, session = ensure_visitor(request)
-    set_identity_cookies(response, visitor, session)
+    set_identity_cookies(request, response, visitor, session)
     return visitor, session

@@ -12,13 +12,16 @@ from .errors import error_response
 def _origin_allowed(request, origin):
     if origin in dynchat_settings.ALLOWED_ORIGINS:
         return True
-    parts = urlsplit(origin)
+    try:
+        parts = urlsplit(origin)
+    except ValueError:  # "http://[" and other unparsable addresses
+        return False
     # Same host as the request (scheme differences behind TLS-terminating proxies are fine).
     return bool(parts.netloc) and parts.netloc == request.get_host()
 
 
 def guarded(run):
-    """Wrap an operation: origin, content type and body size, answering 4xx JSON.
+    """Wrap an operation: switch, origin, content type and body size, answering 4xx JSON.
 
     Browsers send ``Origin`` with every POST, so a foreign page cannot post on a visitor's
     behalf; requiring JSON forces a CORS preflight for cross-site scripts as well.
@@ -26,6 +29,8 @@ def guarded(run):
 
     @wraps(run)
     def wrapper(request, *args, **kwargs):
+        if not dynchat_settings.ENABLED:
+            return error_response(404, "not_found", _("The chat is switched off."))
         origin = request.headers.get("Origin")
         if origin and not _origin_allowed(request, origin):
             return error_response(
@@ -38,7 +43,12 @@ def guarded(run):
             try:
                 declared = int(request.headers.get("Content-Length") or 0)
             except ValueError:
-                declared = 0
+                declared = -1
+            if declared < 0:
+                # Django itself would fail reading the body with this header: refuse it first.
+                return error_response(
+                    400, "bad_request", _("The Content-Length header is not a valid length.")
+                )
             if declared > limit or len(request.body) > limit:
                 return error_response(
                     413,

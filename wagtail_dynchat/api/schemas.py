@@ -3,10 +3,12 @@
 from typing import Annotated, Literal
 
 from ninja import Field, Schema
-from pydantic import StrictInt, StringConstraints
+from pydantic import StrictInt, StringConstraints, ValidationError, field_validator
+from pydantic_core import PydanticCustomError
 
 CardId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[\w-]+$")]
-Url = Annotated[str, StringConstraints(max_length=2048)]
+# Browsers percent-encode control characters; a raw NUL cannot even be stored by PostgreSQL.
+Url = Annotated[str, StringConstraints(max_length=2048, pattern=r"^[^\x00-\x1f\x7f]*$")]
 AnswerText = Annotated[str, StringConstraints(max_length=2000)]
 
 
@@ -22,6 +24,19 @@ class AnswerIn(Schema):
     value: StrictInt | AnswerText | None = Field(
         None, description="Choice index for a question; text (or null to skip) for a capture."
     )
+
+    @field_validator("value", mode="wrap")
+    @classmethod
+    def _one_message(cls, value, handler):
+        # One readable reason instead of one per member of the union.
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError(
+                "answer_value",
+                "Send a choice index, a text of at most {max_length} characters, or null.",
+                {"max_length": 2000},
+            ) from None
 
 
 class EventIn(Schema):

@@ -5,12 +5,14 @@ Redis and Memcached, so concurrent workers never undercount the way a read-modif
 timestamps would.
 """
 
+import hashlib
 import time
 
 from django.core.cache import caches
 from ninja.throttling import BaseThrottle
 
 from ..conf import dynchat_settings
+from ..visitors import is_token
 
 _PERIODS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
@@ -40,7 +42,10 @@ class WindowThrottle(BaseThrottle):
         count, period = parse_rate(getattr(dynchat_settings, self.setting))
         now = time.time()
         window = int(now // period)
-        key = f"dynchat:rl:{self.scope}:{identity}:{window}"
+        # Hashed: identities come from headers (X-Forwarded-For) of any length and content, and
+        # Memcached refuses keys over 250 characters or with spaces and control characters.
+        digest = hashlib.blake2b(str(identity).encode(errors="replace"), digest_size=16)
+        key = f"dynchat:rl:{self.scope}:{digest.hexdigest()}:{window}"
         cache = caches[dynchat_settings.CACHE_ALIAS]
         cache.add(key, 0, period + 1)
         try:
@@ -72,4 +77,7 @@ class PerConversationThrottle(WindowThrottle):
 
     def get_identity(self, request):
         match = getattr(request, "resolver_match", None)
-        return match.kwargs.get("conversation_id") if match else None
+        conversation_id = match.kwargs.get("conversation_id") if match else None
+        # Ids we never issue can't name a conversation (they get 404) and must not become cache
+        # keys (any length, any character); the per-IP limit still counts them.
+        return conversation_id if is_token(conversation_id) else None

@@ -108,13 +108,21 @@ class FlowBlock(blocks.StreamBlock):
         return {"branches": branches}
 
     def clean(self, value):
-        value = super().clean(value)
-        problems = check_flow(self.compile(value, render=False))
+        # The flow is checked even when some cards have field errors, so that the editor sees
+        # every problem at once; the checks are tolerant of the uncleaned values.
+        try:
+            cleaned, block_error = super().clean(value), None
+        except blocks.StreamBlockValidationError as error:
+            cleaned, block_error = value, error
+        problems = check_flow(self.compile(cleaned, render=False))
         if self.is_deferred_validation:
             problems = [problem for problem in problems if problem.code in CHECKED_ON_DRAFT]
         if problems:
-            raise self._validation_error(value, problems)
-        return value
+            flow_error = self._validation_error(cleaned, problems)
+            raise merge_errors(block_error, flow_error) if block_error else flow_error
+        if block_error:
+            raise block_error
+        return cleaned
 
     def _validation_error(self, value, problems):
         """Turn engine problems into nested block errors, so each shows on its own block."""
@@ -180,3 +188,23 @@ def _card_error(card_block, problems):
             }
         )
     return blocks.StructBlockValidationError(block_errors=block_errors, non_block_errors=general)
+
+
+NESTED_ERRORS = (
+    blocks.StreamBlockValidationError,
+    blocks.StructBlockValidationError,
+    blocks.ListBlockValidationError,
+)
+
+
+def merge_errors(first, second):
+    """Combine two block errors for the same block; ``first`` wins where both name one child."""
+    if type(first) is not type(second) or not isinstance(first, NESTED_ERRORS):
+        return first
+    block_errors = dict(second.block_errors)
+    for key, error in first.block_errors.items():
+        block_errors[key] = merge_errors(error, block_errors[key]) if key in block_errors else error
+    # Messages about the block as a whole tend to say the same thing twice ("required" and "has
+    # no cards"), so the block's own ones are kept when it has any.
+    non_block_errors = first.non_block_errors or second.non_block_errors
+    return type(first)(block_errors=block_errors, non_block_errors=non_block_errors)

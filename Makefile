@@ -1,0 +1,45 @@
+# Two commands: `make demo` serves the example site, `make test` runs the suite.
+# Both create .venv and install the package (editable, with its test extras) when needed.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+MANAGE := $(BIN)/python example_site/manage.py
+# The demo always runs on SQLite with Celery eager, whatever the shell exports.
+DEMO_ENV := env -u DATABASE_URL -u REDIS_URL -u CELERY_BROKER_URL
+
+.PHONY: demo test lint format bench install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(INSTALLED): setup.cfg pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(INSTALLED)
+
+demo: $(INSTALLED)
+	$(DEMO_ENV) $(MANAGE) migrate --noinput -v 0
+	$(DEMO_ENV) $(MANAGE) load_dynchat_demo
+	$(DEMO_ENV) $(MANAGE) runserver 127.0.0.1:8000
+
+test: $(INSTALLED)
+	$(BIN)/python -m pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(INSTALLED)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(INSTALLED)
+	$(BIN)/python bench/widget_size.py
+	$(BIN)/python bench/tag_overhead.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache example_site/db.sqlite3
