@@ -748,3 +748,24 @@ def test_openapi_document_lists_the_operations(db):
     assert {"200", "201"} <= set(start["responses"])
     assert "StartIn" in schema["components"]["schemas"]
     assert "AnswerIn" in schema["components"]["schemas"]
+
+
+def test_forwarded_for_is_ignored_unless_proxies_are_configured(chat, pages, frozen_clock):
+    """A client rotating X-Forwarded-For cannot escape the per-IP limit; behind a configured
+    proxy the address that proxy appended is what counts."""
+    with override_settings(WAGTAIL_DYNCHAT={"RATE_LIMIT_IP": "2/m"}):
+        codes = [
+            chat.client.get(
+                API + "bootstrap", headers={"X-Forwarded-For": f"198.51.100.{n}"}
+            ).status_code
+            for n in range(3)
+        ]
+        assert codes == [200, 200, 429]
+    with override_settings(WAGTAIL_DYNCHAT={"RATE_LIMIT_IP": "2/m", "NUM_PROXIES": 1}):
+        codes = [
+            chat.client.get(
+                API + "bootstrap", headers={"X-Forwarded-For": f"10.0.0.1, 198.51.100.{n}"}
+            ).status_code
+            for n in (7, 7, 7, 8)
+        ]
+        assert codes == [200, 200, 429, 200]

@@ -17,6 +17,10 @@ DEFAULTS = {
     # Per-IP and per-conversation rate limits of the visitor API ("<count>/<s|m|h|d>").
     "RATE_LIMIT_IP": "120/m",
     "RATE_LIMIT_CONVERSATION": "30/m",
+    # Reverse proxies in front of the site. 0 means the client address is REMOTE_ADDR and
+    # X-Forwarded-For is ignored (a client could write anything there); N takes the address the
+    # N-th proxy from the end appended to that header.
+    "NUM_PROXIES": 0,
     # Largest request body the visitor API reads, in bytes.
     "MAX_BODY_BYTES": 8 * 1024,
     # Cookie names and lifetimes of visitor identity.

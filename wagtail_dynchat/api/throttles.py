@@ -63,12 +63,22 @@ class WindowThrottle(BaseThrottle):
         return self._wait
 
 
+def client_address(request):
+    """The visitor's IP address, trusting ``X-Forwarded-For`` only as far as NUM_PROXIES says."""
+    proxies = dynchat_settings.NUM_PROXIES
+    forwarded = request.headers.get("X-Forwarded-For")
+    if proxies and forwarded:
+        addresses = [address.strip() for address in forwarded.split(",")]
+        return addresses[-min(proxies, len(addresses))]
+    return request.META.get("REMOTE_ADDR")
+
+
 class PerIPThrottle(WindowThrottle):
     scope = "ip"
     setting = "RATE_LIMIT_IP"
 
     def get_identity(self, request):
-        return self.get_ident(request)
+        return client_address(request)
 
 
 class PerConversationThrottle(WindowThrottle):
