@@ -130,6 +130,11 @@ def dialogue_form(flow=(), *, name="Pricing help", targets=(), action=None, **fi
                 for page, scope, exclude in targets
             ]
         ),
+        "url_rules": inline_formset([]),
+        "audience": streamfield([]),
+        "triggers": streamfield([("immediately", {})]),
+        "slug": "",
+        "site": "",
         "go_live_at": "",
         "expire_at": "",
         **fields,

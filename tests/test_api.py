@@ -18,7 +18,13 @@ def test_bootstrap_offers_the_dialogue_without_creating_anything(simple_dialogue
     response = Client().get(API + "bootstrap", {"page": pages["pricing"].pk, "url": "/pricing/"})
     assert response.status_code == 200
     assert response.json() == {
-        "dialogue": {"id": simple_dialogue.pk, "title": "Chat with us", "teaser": None},
+        "dialogue": {
+            "id": simple_dialogue.pk,
+            "slug": "",
+            "title": "Chat with us",
+            "teaser": None,
+            "triggers": [{"type": "immediately"}],
+        },
         "conversation": None,
     }
     assert not response.cookies
@@ -43,8 +49,10 @@ def test_bootstrap_shows_the_poke_teaser_and_title(pages):
     summary = ChatClient().bootstrap(pages["pricing"]).json()["dialogue"]
     assert summary == {
         "id": dialogue.pk,
+        "slug": "",
         "title": "Book a demo",
         "teaser": "Hi there! Would you like to see it in action?",
+        "triggers": [{"type": "immediately"}],
     }
 
 
@@ -108,8 +116,10 @@ def test_conversation_object_has_the_documented_shape(chat, simple_dialogue, pag
     assert len(conversation["id"]) == 22
     assert conversation["dialogue"] == {
         "id": simple_dialogue.pk,
+        "slug": "",
         "title": "Chat with us",
         "teaser": None,
+        "triggers": [{"type": "immediately"}],
     }
     assert conversation["status"] == "active"
     assert conversation["step"] == 0

@@ -268,7 +268,13 @@ def test_republishing_keeps_engaged_visitors_on_their_version(pages):
     # The onlooker is offered the new version and restarted on it when it is shown again.
     body = onlooker.bootstrap(pages["pricing"]).json()
     assert body == {
-        "dialogue": {"id": dialogue.pk, "title": "Version two", "teaser": None},
+        "dialogue": {
+            "id": dialogue.pk,
+            "slug": "",
+            "title": "Version two",
+            "teaser": None,
+            "triggers": [{"type": "immediately"}],
+        },
         "conversation": None,
     }
     restarted = onlooker.start(dialogue, pages["pricing"])

@@ -91,7 +91,13 @@ def test_preview_on_add_renders_the_widget_for_the_unsaved_dialogue(admin_client
     assert config["csrf"]
     assert config["api"].startswith("/admin/dynchat/preview/")
     assert config["bootstrap"] == {
-        "dialogue": {"id": None, "title": "Ask us", "teaser": None},
+        "dialogue": {
+            "id": None,
+            "slug": "",
+            "title": "Ask us",
+            "teaser": None,
+            "triggers": [{"type": "immediately"}],
+        },
         "conversation": None,
     }
     # The loader module follows the configuration, as on the site.
@@ -117,8 +123,10 @@ def test_preview_on_edit_shows_the_unsaved_changes(admin_client):
     config = config_of(response)
     assert config["bootstrap"]["dialogue"] == {
         "id": dialogue.pk,
+        "slug": "",
         "title": "Unsaved",
         "teaser": "Seen the new flow?",
+        "triggers": [{"type": "immediately"}],
     }
     dialogue.refresh_from_db()
     assert dialogue.title == "Saved title"

@@ -7,8 +7,9 @@ from tests.conftest import SIMPLE_FLOW, make_dialogue
 from wagtail_dynchat import targeting
 
 
-def candidates(page):
-    return targeting.candidates_for_page(Page.objects.get(pk=page.pk))
+def candidates(page, url=""):
+    """Dialogue ids for a page view, as bootstrap computes them."""
+    return targeting.candidates(targeting.page_info(Page.objects.get(pk=page.pk)), url)
 
 
 def test_page_only_target_matches_that_page_alone(pages):
@@ -99,11 +100,13 @@ def test_a_dialogue_on_one_site_never_appears_on_another(pages):
 def test_warm_cache_answers_without_queries(pages, django_assert_num_queries):
     make_dialogue(SIMPLE_FLOW, targets=[(pages["pricing"], "page")])
     page = Page.objects.get(pk=pages["pricing"].pk)
-    targeting.candidates_for_page(page)
+    info = targeting.page_info(page)
+    targeting.candidates(info, "http://testserver/pricing/")
     with django_assert_num_queries(0):
-        assert targeting.candidates_for_page(page)
+        assert targeting.page_info(page) == info
+        assert targeting.candidates(info, "http://testserver/pricing/")
 
 
 @pytest.mark.parametrize("page_id", [0, 10**12])
 def test_unknown_pages_have_no_candidates(db, page_id):
-    assert targeting.candidates_for_page_id(page_id) == []
+    assert targeting.page_info_for_id(page_id) is None

@@ -30,6 +30,8 @@ DEFAULTS = {
     "SESSION_IDLE_SECONDS": 30 * 60,
     # Origins (scheme://host[:port]) allowed to call the API besides the request's own host.
     "ALLOWED_ORIGINS": [],
+    # Time zone of "local weekday" and "local hour" in audiences; None uses settings.TIME_ZONE.
+    "TIME_ZONE": None,
     # Longest text a visitor may type into a capture card.
     "MAX_ANSWER_LENGTH": 500,
     # Transcript items kept per conversation (a flow that loops through questions could grow

@@ -11,9 +11,10 @@ from django.utils.translation import gettext as _
 
 from . import engine, targeting
 from .conf import dynchat_settings
-from .models import Conversation, ConversationEvent, Dialogue, Person
+from .models import ChatSettings, Conversation, ConversationEvent, Dialogue, Person
+from .page_views import all_facts
 from .person_fields import COLUMN_FIELDS
-from .snapshots import live_snapshot
+from .snapshots import live_snapshot, runtime
 from .visitors import identify_by_email, is_token
 
 # Events the widget reports, and the kind of transcript item they must refer to.
@@ -41,12 +42,29 @@ class Conflict(ConversationError):
     code = "conflict"
 
 
-def dialogue_summary(dialogue_id, snapshot):
-    """What the widget shows before the conversation starts: id, title and the poke teaser."""
+IMMEDIATELY = [{"type": "immediately"}]
+
+
+def dialogue_summary(dialogue_id, snapshot, triggers=None):
+    """What the widget shows before the conversation starts: id, slug, title, poke teaser and
+    the triggers that show it (see docs/api.md)."""
+    behaviour = snapshot.behaviour or {}
     return {
         "id": dialogue_id,
+        "slug": behaviour.get("slug", ""),
         "title": snapshot.title or _("Chat with us"),
         "teaser": engine.teaser(snapshot.flow),
+        "triggers": IMMEDIATELY if triggers is None else triggers,
+    }
+
+
+def _summary_from_runtime(entry, triggers):
+    return {
+        "id": entry["id"],
+        "slug": entry["slug"],
+        "title": entry["title"] or _("Chat with us"),
+        "teaser": entry["teaser"],
+        "triggers": triggers,
     }
 
 
@@ -62,68 +80,88 @@ def serialise(conversation):
     }
 
 
-def resolve(visitor, page_id):
+NOTHING = {"dialogue": None, "conversation": None}
+
+
+def resolve(visitor, view, *, slug=None):
     """The bootstrap answer for a visitor on a page: ``{"dialogue": …, "conversation": …}``.
 
-    An engaged conversation continues wherever the visitor goes and is never displaced. Otherwise
-    the highest-priority live dialogue targeting the page that the visitor has not completed is
-    offered, with the visitor's unfinished conversation of it when one exists on its live version.
+    An engaged chatbot conversation continues wherever the visitor goes and is never displaced.
+    Otherwise the highest-priority live dialogue for the page (or, with ``slug``, the dialogue
+    opened by it) whose audience matches and that the visitor has not completed (unless it
+    repeats) is offered, with the visitor's unfinished conversation of it when one exists.
     """
-    if visitor is not None:
-        engaged = (
-            visitor.conversations.filter(
-                status=Conversation.STATUS_ACTIVE, engaged_at__isnull=False
-            )
-            .select_related("snapshot", "person")
-            .order_by("-updated_at")
-            .first()
-        )
+    if not ChatSettings.enabled_for_site_id(view.site_id):
+        return NOTHING
+    mine = list(visitor.conversations.order_by("-updated_at")) if visitor is not None else []
+    active = [c for c in mine if c.status == Conversation.STATUS_ACTIVE]
+    if slug is None:
+        engaged = next((c for c in active if c.is_engaged and not c.opened), None)
         if engaged is not None:
             payload = serialise(engaged)
             return {"dialogue": payload["dialogue"], "conversation": payload}
-
-    candidates = targeting.candidates_for_page_id(page_id) if page_id else []
-    if not candidates:
-        return {"dialogue": None, "conversation": None}
-    completed = set()
-    if visitor is not None:
-        completed = set(
-            visitor.conversations.filter(status=Conversation.STATUS_COMPLETED).values_list(
-                "dialogue_id", flat=True
-            )
+        ids = targeting.candidates(
+            view.page, view.url, site_id=view.site_id, locale_id=view.locale_id
         )
-    live = {d.pk: d for d in Dialogue.objects.filter(pk__in=candidates, live=True)}
-    dialogue = next((live[pk] for pk in candidates if pk in live and pk not in completed), None)
-    if dialogue is None:
-        return {"dialogue": None, "conversation": None}
+    else:
+        ids = targeting.by_slug(slug, view.locale_id, view.site_id)
+    if not ids:
+        return NOTHING
 
-    snapshot = live_snapshot(dialogue)
-    conversation = None
-    if visitor is not None:
-        conversation = (
-            visitor.conversations.filter(
-                dialogue=dialogue, status=Conversation.STATUS_ACTIVE, snapshot=snapshot
-            )
-            .select_related("snapshot", "person")
-            .first()
+    entries = runtime(ids)
+    completed = {c.dialogue_id for c in mine if c.status == Conversation.STATUS_COMPLETED}
+    unfinished = {c.dialogue_id: c for c in reversed(active)}
+    facts = all_facts(visitor.person if visitor else None, view.facts)
+    for pk in ids:
+        entry = entries.get(pk)
+        if entry is None:
+            continue
+        conversation = unfinished.get(pk)
+        if conversation is None and pk in completed and not entry["repeat"]:
+            continue
+        # An engaged conversation goes on whatever the audience says now; others must match.
+        engaged = conversation is not None and conversation.is_engaged
+        if not engaged and not engine.evaluate(entry["audience"], facts):
+            continue
+        current = conversation is not None and (
+            engaged or conversation.snapshot_id == entry["snapshot_id"]
         )
-    return {
-        "dialogue": dialogue_summary(dialogue.pk, snapshot),
-        "conversation": serialise(conversation) if conversation else None,
-    }
+        # Opened dialogues, and dialogues already shown to this visitor (a trigger met in an
+        # earlier visit), show at once.
+        triggers = IMMEDIATELY if slug or conversation is not None else entry["triggers"]
+        return {
+            "dialogue": _summary_from_runtime(entry, triggers),
+            "conversation": serialise(conversation) if current else None,
+        }
+    return NOTHING
 
 
-def start(visitor, session, *, dialogue_id, page_id, url="", site=None):
-    """Start (or return) the visitor's conversation with a dialogue triggered on a page.
+def start(visitor, session, *, dialogue_id, view, opened=False):
+    """Start (or return) the visitor's conversation with a dialogue shown on a page.
 
-    Returns ``(conversation, created)``. Records ``triggered`` once per visitor per session.
-    A visitor who has not engaged yet is moved onto the dialogue's current live version.
+    ``opened`` marks a dialogue opened explicitly (inline embed, link, JavaScript API): page
+    targeting does not apply to it, its site and locale do. Returns ``(conversation, created)``.
+    Records ``triggered`` once per visitor per session. A visitor who has not engaged yet is moved
+    onto the dialogue's current live version.
     """
+    unavailable = NotFound(_("This chat is not available on this page."))
+    if not ChatSettings.enabled_for_site_id(view.site_id):
+        raise unavailable
     dialogue = Dialogue.objects.filter(pk=dialogue_id, live=True).first()
-    if dialogue is None or dialogue_id not in targeting.candidates_for_page_id(page_id):
-        raise NotFound(_("This chat is not available on this page."))
+    if dialogue is None:
+        raise unavailable
+    if opened:
+        allowed = dialogue.slug and targeting.by_slug(
+            dialogue.slug, view.locale_id, view.site_id
+        ) == [dialogue.pk]
+    else:
+        allowed = dialogue.pk in targeting.candidates(
+            view.page, view.url, site_id=view.site_id, locale_id=view.locale_id
+        )
+    if not allowed:
+        raise unavailable
     snapshot = live_snapshot(dialogue)
-    facts = visitor.person.as_facts()
+    facts = all_facts(visitor.person, view.facts)
 
     with transaction.atomic():
         conversation = (
@@ -134,17 +172,24 @@ def start(visitor, session, *, dialogue_id, page_id, url="", site=None):
         )
         created = False
         if conversation is None:
-            if visitor.conversations.filter(
-                dialogue=dialogue, status=Conversation.STATUS_COMPLETED
-            ).exists():
+            if not engine.evaluate((snapshot.behaviour or {}).get("audience"), facts):
+                raise unavailable
+            if (
+                not (snapshot.behaviour or {}).get("repeat")
+                and visitor.conversations.filter(
+                    dialogue=dialogue, status=Conversation.STATUS_COMPLETED
+                ).exists()
+            ):
                 raise Conflict(_("You have already completed this chat."))
             conversation = Conversation(
                 dialogue=dialogue,
                 visitor=visitor,
                 person=visitor.person,
-                site=site,
-                page_id=page_id,
-                url=url[:2048],
+                site_id=view.site_id,
+                page_id=view.page_id,
+                url=view.url[:2048],
+                opened=opened,
+                context=view.facts,
             )
             created = True
         elif conversation.engaged_at is not None or conversation.snapshot_id == snapshot.pk:
@@ -152,7 +197,7 @@ def start(visitor, session, *, dialogue_id, page_id, url="", site=None):
             return conversation, False
 
         # New, or not engaged on an older version: (re)start on the live version.
-        result = engine.start(snapshot.flow, facts)
+        result = engine.start(snapshot.flow, visitor.person.as_facts(), facts=facts)
         conversation.snapshot = snapshot
         conversation.transcript = []
         apply_result(conversation, result)
@@ -183,9 +228,8 @@ def answer(visitor, session, *, public_id, step, card, value):
             person = _update_person(visitor, result.person_updates)
             if person.pk != conversation.person_id:
                 # The e-mail belongs to someone we know: the rest of this turn (questions
-                # skipped when known, tokens) must see what we know about them.
-                facts = person.as_facts()
-                result = run_answer(conversation, step=step, card=card, value=value, facts=facts)
+                # skipped when known, tokens, conditions) must see what we know about them.
+                result = run_answer(conversation, step=step, card=card, value=value, person=person)
             conversation.person = person
         apply_result(conversation, result)
         conversation.save()
@@ -193,21 +237,29 @@ def answer(visitor, session, *, public_id, step, card, value):
     return conversation, result.items
 
 
-def run_answer(conversation, *, step, card, value, facts=None):
-    """Run the engine on an answer, turning its refusals into API errors. Persists nothing."""
+_CONVERSATION_PERSON = object()
+
+
+def run_answer(conversation, *, step, card, value, person=_CONVERSATION_PERSON):
+    """Run the engine on an answer, turning its refusals into API errors. Persists nothing.
+
+    ``person`` is whom the answer is about: by default the conversation's person; None (previews)
+    for nobody known.
+    """
     if conversation.status != Conversation.STATUS_ACTIVE:
         raise Conflict(_("This conversation has already ended."))
     if conversation.state.get("step", 0) != step:
         raise Conflict(_("This answer was already received."))
-    if facts is None:
-        facts = conversation.person.as_facts()
+    if person is _CONVERSATION_PERSON:
+        person = conversation.person
     try:
         return engine.answer(
             conversation.snapshot.flow,
             conversation.state,
             card,
             value,
-            facts,
+            person.as_facts() if person is not None else {},
+            facts=all_facts(person, conversation.context),
             max_text_length=dynchat_settings.MAX_ANSWER_LENGTH,
         )
     except engine.NotAwaited:

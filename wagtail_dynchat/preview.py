@@ -137,7 +137,7 @@ def answer(request, token, conversation_id):
             status=400,
         )
     try:
-        result = run_answer(conversation, step=step, card=card, value=value, facts={})
+        result = run_answer(conversation, step=step, card=card, value=value, person=None)
     except ConversationError as error:
         return JsonResponse({"error": error.code, "message": error.message}, status=error.status)
     apply_result(conversation, result)

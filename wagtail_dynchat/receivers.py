@@ -1,9 +1,16 @@
 """Model side effects: keep the targeting cache and flow snapshots in step with content."""
 
 import swapper
-from django.db.models.signals import post_delete
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
-from wagtail.signals import post_page_move, published, unpublished
+from wagtail.models import Locale, Site
+from wagtail.signals import (
+    page_published,
+    page_unpublished,
+    post_page_move,
+    published,
+    unpublished,
+)
 
 from . import targeting
 from .models import Dialogue
@@ -26,8 +33,18 @@ def dialogue_withdrawn(sender, instance, **kwargs):
 
 
 @receiver(post_page_move)
-def page_moved(sender, **kwargs):
-    # Targets hold page ids, but cached entries were computed from the old paths.
+@receiver(page_published)
+@receiver(page_unpublished)
+def page_tree_changed(sender, **kwargs):
+    # Cached entries hold paths, translation keys and sites computed from the tree as it was.
+    targeting.invalidate()
+
+
+@receiver(post_save, sender=Site)
+@receiver(post_delete, sender=Site)
+@receiver(post_save, sender=Locale)
+@receiver(post_delete, sender=Locale)
+def sites_or_locales_changed(sender, **kwargs):
     targeting.invalidate()
 
 

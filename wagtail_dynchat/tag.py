@@ -15,6 +15,7 @@ from django.utils.translation import get_language
 
 from . import targeting
 from .conf import dynchat_settings
+from .models import ChatSettings
 
 CONFIG_ELEMENT_ID = "dynchat-config"
 
@@ -49,9 +50,14 @@ def render_tag(request, page=None, nonce=None):
     if getattr(request, "is_preview", False):
         return ""
     if getattr(page, "path", None):
-        page_id, candidates = page.pk, bool(targeting.candidates_for_page(page))
+        info = targeting.page_info(page)
+        page_id, site_id = info.id, info.site_id
     else:
-        page_id, candidates = None, False
+        info = page_id = None
+        site_id = targeting.site_id_for_request(request)
+    if not ChatSettings.enabled_for_site_id(site_id):
+        return ""
+    candidates = targeting.has_candidates(info, site_id)
     return _tag_html(get_script_prefix(), get_language(), page_id, candidates, nonce)
 
 

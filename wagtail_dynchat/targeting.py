@@ -1,16 +1,26 @@
-"""Which live dialogues target a page: an index computed in one query and cached per page.
+"""Where dialogues appear: the candidate index and URL rules, cached and kept in step by signals.
 
-Entries are keyed by a version token that the signal receivers replace whenever a dialogue is
-published or unpublished or the page tree changes, so a warm cache answers without touching the
-database and a stale entry is never read.
+A dialogue matches a page through its target pages (this page only, or with descendants; a
+target on any translation of a page counts for all its translations), its page types, or its URL
+rules; exclusions win. Its optional site limits all of these. Among the translations of one
+dialogue, the one in the page's locale is used, or (when the editor allows it) the default-locale
+original where no translation exists.
+
+Page matches are computed in a few indexed queries and cached per page; URL rules need the address,
+so the (small) list of dialogues that have them is cached once and applied per request. Entries are
+keyed by a version token that the receivers replace whenever a dialogue is published, unpublished or
+deleted, or the page tree changes, so a warm cache answers without the database and a stale entry
+is never read.
 """
 
 import secrets
+from dataclasses import dataclass
 
 import swapper
 from django.core.cache import caches
 
 from .conf import dynchat_settings
+from .url_rules import url_verdict
 
 VERSION_KEY = "dynchat:targeting:version"
 
@@ -19,13 +29,14 @@ def _cache():
     return caches[dynchat_settings.CACHE_ALIAS]
 
 
-def _version():
+def version():
+    """The current version token; part of every cache key that targeting depends on."""
     cache = _cache()
-    version = cache.get(VERSION_KEY)
-    if version is None:
+    current = cache.get(VERSION_KEY)
+    if current is None:
         cache.add(VERSION_KEY, secrets.token_hex(4), None)
-        version = cache.get(VERSION_KEY)
-    return version
+        current = cache.get(VERSION_KEY)
+    return current
 
 
 def invalidate():
@@ -33,47 +44,278 @@ def invalidate():
     _cache().set(VERSION_KEY, secrets.token_hex(4), None)
 
 
-def _entry_key(version, page_id):
-    return f"dynchat:targeting:{version}:page:{page_id}"
+@dataclass(frozen=True)
+class PageInfo:
+    """What targeting needs to know about a page."""
+
+    id: int
+    path: str
+    translation_key: str
+    locale_id: int
+    content_type_id: int
+    site_id: int | None
 
 
-def candidates_for_page(page):
-    """Ids of live dialogues targeting ``page``, highest priority first (cached)."""
-    return candidates_for_page_id(page.pk, path=page.path)
+def page_info(page):
+    """:class:`PageInfo` for a page instance (no query when Wagtail's site cache is warm)."""
+    from wagtail.models import Site
+
+    # Wagtail caches the sites' root URL paths; the longest one that prefixes the page's URL
+    # path is its site (a site may be rooted inside another's tree).
+    roots = [
+        root
+        for root in Site.get_site_root_paths()
+        if page.url_path and page.url_path.startswith(root.root_path)
+    ]
+    site_id = max(roots, key=lambda root: len(root.root_path)).site_id if roots else None
+    return PageInfo(
+        page.pk,
+        page.path,
+        str(page.translation_key),
+        page.locale_id,
+        page.content_type_id,
+        site_id,
+    )
 
 
-def candidates_for_page_id(page_id, *, path=None):
-    """Like :func:`candidates_for_page` for a page id; unknown pages have no candidates.
-
-    ``path`` saves a query on a cache miss when the caller already holds the page.
-    """
+def page_candidates(page):
+    """``(id, priority)`` of live dialogues matching ``page`` by targets or page types."""
+    info = page if isinstance(page, PageInfo) else page_info(page)
     cache = _cache()
-    key = _entry_key(_version(), page_id)
+    key = f"dynchat:targeting:{version()}:page:{info.id}"
     candidates = cache.get(key)
     if candidates is None:
-        if path is None:
-            page_model = swapper.load_model("wagtailcore", "Page")
-            path = page_model.objects.filter(pk=page_id).values_list("path", flat=True).first()
-        candidates = _compute(path) if path else []
+        candidates = _compute_page_candidates(info)
         cache.set(key, candidates, dynchat_settings.CACHE_TIMEOUT)
     return candidates
 
 
-def _compute(path):
-    from .models import DialogueTarget
+def page_info_for_id(page_id):
+    """:class:`PageInfo` for a page id, cached; None for unknown pages."""
+    cache = _cache()
+    key = f"dynchat:targeting:{version()}:page-info:{page_id}"
+    info = cache.get(key)
+    if info is None:
+        page_model = swapper.load_model("wagtailcore", "Page")
+        page = (
+            page_model.objects.filter(pk=page_id)
+            .only("path", "url_path", "translation_key", "locale_id", "content_type_id")
+            .first()
+        )
+        info = page_info(page) if page else False
+        cache.set(key, info, dynchat_settings.CACHE_TIMEOUT)
+    return info or None
+
+
+def url_rule_dialogues():
+    """Live dialogues that have URL rules, as plain dicts (cached)."""
+    cache = _cache()
+    key = f"dynchat:targeting:{version()}:url-rules"
+    dialogues = cache.get(key)
+    if dialogues is None:
+        dialogues = _compute_url_rule_dialogues()
+        cache.set(key, dialogues, dynchat_settings.CACHE_TIMEOUT)
+    return dialogues
+
+
+def has_candidates(info, site_id=None):
+    """Whether a page (a :class:`PageInfo`; None for a view outside the page tree of a site)
+    may show a dialogue.
+
+    True when a dialogue matches the page, or when some dialogue has URL rules that could include
+    an address of this site: those are decided per request, from the address.
+    """
+    if info is not None:
+        site_id = info.site_id
+        if page_candidates(info):
+            return True
+    return any(
+        rule_dialogue["includes"] and rule_dialogue["site_id"] in (None, site_id)
+        for rule_dialogue in url_rule_dialogues()
+    )
+
+
+def candidates(info, url, *, site_id=None, locale_id=None):
+    """Ids of live dialogues for a page view, by priority: page matches and URL rules together.
+
+    ``info`` (a :class:`PageInfo`) is None for addresses outside the page tree; then ``site_id``
+    and ``locale_id`` say where the request is.
+    """
+    if info is not None:
+        site_id, locale_id = info.site_id, info.locale_id
+    matched = dict(page_candidates(info)) if info is not None else {}
+    rule_dialogues = url_rule_dialogues()
+    if rule_dialogues:
+        verdicts = {d["id"]: url_verdict(d["rules"], url) if url else None for d in rule_dialogues}
+        # An exclusion by address wins over a page match, as page exclusions do.
+        matched = {pk: p for pk, p in matched.items() if verdicts.get(pk) is not False}
+        included = [
+            d for d in rule_dialogues if verdicts[d["id"]] and d["site_id"] in (None, site_id)
+        ]
+        for pk in _choose_translations(included, locale_id):
+            matched[pk] = next(d["priority"] for d in included if d["id"] == pk)
+    return [pk for pk, _ in sorted(matched.items(), key=lambda item: (-item[1], item[0]))]
+
+
+def _compute_page_candidates(info):
+    from .models import Dialogue, DialogueTarget
 
     page_model = swapper.load_model("wagtailcore", "Page")
     steplen = page_model.steplen
-    # The page and all its ancestors, from the materialised path: one indexed lookup.
-    paths = [path[:end] for end in range(steplen, len(path) + 1, steplen)]
-    rows = DialogueTarget.objects.filter(page__path__in=paths, dialogue__live=True).values_list(
-        "dialogue_id", "dialogue__priority", "page__path", "scope", "exclude"
-    )
-    included, excluded, priority = set(), set(), {}
-    for dialogue_id, dialogue_priority, target_path, scope, exclude in rows:
-        if target_path != path and scope != "descendants":
+    paths = [info.path[:end] for end in range(steplen, len(info.path) + 1, steplen)]
+    # The translation keys of the page and its ancestors: a target on any translation of them
+    # counts, so a translated tree is targeted by the same rows.
+    ancestor_keys = {
+        str(key)
+        for key in page_model.objects.filter(path__in=paths).values_list(
+            "translation_key", flat=True
+        )
+    }
+    included, excluded = set(), set()
+    rows = DialogueTarget.objects.filter(
+        page__translation_key__in=ancestor_keys, dialogue__live=True
+    ).values_list("dialogue_id", "page__translation_key", "scope", "exclude")
+    for dialogue_id, target_key, scope, exclude in rows:
+        if str(target_key) != info.translation_key and scope != "descendants":
             continue
         (excluded if exclude else included).add(dialogue_id)
-        priority[dialogue_id] = dialogue_priority
-    chosen = included - excluded
-    return sorted(chosen, key=lambda dialogue_id: (-priority[dialogue_id], dialogue_id))
+    included.update(
+        Dialogue.page_types.through.objects.filter(
+            contenttype_id=info.content_type_id, dialogue__live=True
+        ).values_list("dialogue_id", flat=True)
+    )
+    matched = included - excluded
+    if not matched:
+        return []
+    members = list(
+        Dialogue.objects.filter(
+            live=True,
+            translation_key__in=Dialogue.objects.filter(pk__in=matched).values("translation_key"),
+        ).values("id", "translation_key", "locale_id", "priority", "site_id", "locale_fallback")
+    )
+    eligible = [
+        {**member, "matched": member["id"] in matched}
+        for member in members
+        if member["site_id"] in (None, info.site_id)
+    ]
+    chosen = set(_choose_translations(eligible, info.locale_id))
+    ordered = sorted(
+        (member for member in eligible if member["id"] in chosen),
+        key=lambda member: (-member["priority"], member["id"]),
+    )
+    return [(member["id"], member["priority"]) for member in ordered]
+
+
+def _choose_translations(members, locale_id):
+    """Per translation group, the member to show in ``locale_id``.
+
+    The member in that locale when it is live (and matched); otherwise a matched member that
+    allows showing untranslated, in the default locale. ``members`` are dicts with ``id``,
+    ``translation_key``, ``locale_id``, ``locale_fallback`` and optionally ``matched``.
+    """
+    from wagtail.models import Locale
+
+    default_locale_id = _default_locale_id(Locale)
+    groups = {}
+    for member in members:
+        groups.setdefault(str(member["translation_key"]), []).append(member)
+    chosen = []
+    for group in groups.values():
+        local = [m for m in group if locale_id is None or m["locale_id"] == locale_id]
+        if local:
+            chosen.extend(m["id"] for m in local if m.get("matched", True))
+            continue
+        chosen.extend(
+            m["id"]
+            for m in group
+            if m.get("matched", True)
+            and m["locale_fallback"]
+            and m["locale_id"] == default_locale_id
+        )
+    return chosen
+
+
+def _default_locale_id(locale_model):
+    cache = _cache()
+    key = f"dynchat:targeting:{version()}:default-locale"
+    locale_id = cache.get(key)
+    if locale_id is None:
+        locale_id = locale_model.get_default().pk
+        cache.set(key, locale_id, dynchat_settings.CACHE_TIMEOUT)
+    return locale_id
+
+
+def _compute_url_rule_dialogues():
+    from .models import Dialogue
+
+    dialogues = {}
+    queryset = (
+        Dialogue.objects.filter(live=True, url_rules__isnull=False)
+        .distinct()
+        .prefetch_related("url_rules")
+    )
+    for dialogue in queryset:
+        rules = [(rule.pattern, rule.exclude) for rule in dialogue.url_rules.all()]
+        dialogues[dialogue.pk] = {
+            "id": dialogue.pk,
+            "translation_key": str(dialogue.translation_key),
+            "locale_id": dialogue.locale_id,
+            "locale_fallback": dialogue.locale_fallback,
+            "priority": dialogue.priority,
+            "site_id": dialogue.site_id,
+            "rules": rules,
+            "includes": any(not exclude for _, exclude in rules),
+        }
+    return list(dialogues.values())
+
+
+def by_slug(slug, locale_id, site_id):
+    """Ids (zero or one) of the live dialogue opened by ``slug`` on a page in ``locale_id``.
+
+    Explicitly opened dialogues skip page targeting, but not their site, nor the choice of the
+    translation for the page's locale.
+    """
+    cache = _cache()
+    key = f"dynchat:targeting:{version()}:slug:{slug}"
+    members = cache.get(key)
+    if members is None:
+        from .models import Dialogue
+
+        translation_keys = Dialogue.objects.filter(slug=slug, live=True).values("translation_key")
+        members = list(
+            Dialogue.objects.filter(live=True, translation_key__in=translation_keys).values(
+                "id", "translation_key", "locale_id", "site_id", "locale_fallback", "slug"
+            )
+        )
+        cache.set(key, members, dynchat_settings.CACHE_TIMEOUT)
+    eligible = [m for m in members if m["site_id"] in (None, site_id)]
+    return _choose_translations(eligible, locale_id)[:1]
+
+
+def site_id_for_request(request):
+    """The Wagtail site a request is for (cached per host), or None."""
+    from wagtail.models import Site
+
+    host = request.get_host().lower()
+    cache = _cache()
+    key = f"dynchat:targeting:{version()}:host:{host}"
+    site_id = cache.get(key)
+    if site_id is None:
+        site = Site.find_for_request(request)
+        site_id = site.pk if site else 0
+        cache.set(key, site_id, dynchat_settings.CACHE_TIMEOUT)
+    return site_id or None
+
+
+def locale_id_for_language(language_code):
+    """The id of the Wagtail locale for a language code (cached), or the default locale's."""
+    from wagtail.models import Locale
+
+    cache = _cache()
+    key = f"dynchat:targeting:{version()}:language:{language_code}"
+    locale_id = cache.get(key)
+    if locale_id is None:
+        locale = Locale.objects.filter(language_code=language_code).first()
+        locale_id = locale.pk if locale else _default_locale_id(Locale)
+        cache.set(key, locale_id, dynchat_settings.CACHE_TIMEOUT)
+    return locale_id

@@ -3,9 +3,9 @@
 from django.http import HttpResponse
 from ninja import Field, Query, Router, Schema, Status
 from ninja.decorators import decorate_view
-from wagtail.models import Site
 
 from .. import conversations
+from ..page_views import page_view
 from ..visitors import current_session, ensure_visitor, find_visitor, set_identity_cookies
 from .guards import guarded
 from .schemas import (
@@ -15,6 +15,7 @@ from .schemas import (
     ConversationEnvelope,
     ErrorOut,
     EventIn,
+    Slug,
     StartIn,
     Url,
 )
@@ -29,6 +30,8 @@ CONVERSATION_ID = r"{conversation_id}"
 class BootstrapQuery(Schema):
     page: int | None = Field(None, ge=1, le=2**63 - 1, description="Id of the current page.")
     url: Url = Field("", description="Address of the current page.")
+    ref: Url = Field("", description="The page's referrer (document.referrer).")
+    dialogue: Slug | None = Field(None, description="Slug of a dialogue opened explicitly.")
 
 
 @router.get(
@@ -44,7 +47,10 @@ def bootstrap(request, response: HttpResponse, query: Query[BootstrapQuery]):
     session = current_session(request)
     if visitor is not None and session:
         set_identity_cookies(request, response, visitor, session)
-    return conversations.resolve(visitor, query.page)
+    view = page_view(
+        request, page_id=query.page, url=query.url, referrer=query.ref, visitor=visitor
+    )
+    return conversations.resolve(visitor, view, slug=query.dialogue)
 
 
 @router.post(
@@ -57,13 +63,15 @@ def bootstrap(request, response: HttpResponse, query: Query[BootstrapQuery]):
 def start(request, response: HttpResponse, payload: StartIn):
     visitor, session = ensure_visitor(request)
     set_identity_cookies(request, response, visitor, session)
+    view = page_view(
+        request, page_id=payload.page, url=payload.url, referrer=payload.ref, visitor=visitor
+    )
     conversation, created = conversations.start(
         visitor,
         session,
         dialogue_id=payload.dialogue,
-        page_id=payload.page,
-        url=payload.url,
-        site=Site.find_for_request(request),
+        view=view,
+        opened=payload.open,
     )
     return Status(201 if created else 200, {"conversation": conversations.serialise(conversation)})
 

@@ -10,12 +10,19 @@ CardId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r
 # Browsers percent-encode control characters; a raw NUL cannot even be stored by PostgreSQL.
 Url = Annotated[str, StringConstraints(max_length=2048, pattern=r"^[^\x00-\x1f\x7f]*$")]
 AnswerText = Annotated[str, StringConstraints(max_length=2000)]
+Slug = Annotated[str, StringConstraints(min_length=1, max_length=80, pattern=r"^[-a-zA-Z0-9_]+$")]
 
 
 class StartIn(Schema):
-    dialogue: StrictInt = Field(..., gt=0, description="Id of the dialogue that was triggered.")
-    page: StrictInt = Field(..., gt=0, description="Id of the Wagtail page it was triggered on.")
-    url: Url = Field("", description="Address of the page, for the transcript.")
+    dialogue: StrictInt = Field(..., gt=0, description="Id of the dialogue that was shown.")
+    page: StrictInt | None = Field(
+        ..., gt=0, description="Id of the Wagtail page it was shown on; null outside the tree."
+    )
+    url: Url = Field("", description="Address of the page (URL rules, UTM facts, transcript).")
+    ref: Url = Field("", description="The page's referrer (document.referrer).")
+    open: bool = Field(
+        False, description="Opened by an inline embed, a link or the JavaScript API."
+    )
 
 
 class AnswerIn(Schema):
@@ -46,8 +53,11 @@ class EventIn(Schema):
 
 class DialogueOut(Schema):
     id: int | None
+    slug: str
     title: str
     teaser: str | None
+    # {"type": …} plus the type's own fields; see docs/api.md.
+    triggers: list[dict]
 
 
 class AwaitingOut(Schema):

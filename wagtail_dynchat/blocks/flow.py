@@ -16,6 +16,7 @@ from wagtail import blocks
 from ..engine import check_flow
 from .base import CardBlock
 from .capture import CaptureBlock
+from .conditions import ConditionBlock
 from .documents import DocumentCardBlock
 from .goals import GoalBlock
 from .messages import MessageBlock
@@ -48,6 +49,7 @@ class CardsBlock(blocks.StreamBlock):
     capture = CaptureBlock()
     goal = GoalBlock()
     document = DocumentCardBlock()
+    condition = ConditionBlock()
     jump = JumpBlock()
 
     class Meta:

@@ -53,6 +53,11 @@ def target(item: Mapping[str, Any]) -> str:
     return text(item.get("target")).strip()
 
 
+def otherwise(card: Mapping[str, Any]) -> str:
+    """A condition's branch for when its audience does not match ("" continues below)."""
+    return text(card.get("otherwise")).strip()
+
+
 def card_id(card: Mapping[str, Any]) -> str:
     return text(card.get("id"))
 

@@ -11,6 +11,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 
 from . import flow as f
+from .rules import iter_rules, validate_rule
 from .types import Problem
 
 
@@ -23,8 +24,9 @@ class _Branch:
     live: int
     # Branch indexes the live cards can send the visitor to.
     targets: set[int]
-    # (jump card index, target branch) when the branch can reach its jump without any input.
-    silent_jump: tuple[int, int] | None
+    # (card index, field, target branch) of the ways out of this branch that the visitor can
+    # take without answering anything: jumps, and conditions (they test facts, they ask nothing).
+    silent: list[tuple[int, str, int]]
 
 
 def _asks(card: Mapping[str, Any]) -> bool:
@@ -57,9 +59,9 @@ def _check_keys(all_branches, problems: list[Problem]) -> set[int]:
     return flagged
 
 
-def _dangling(b: int, c: int, choice: int | None, key: str) -> Problem:
+def _dangling(b: int, c: int, choice: int | None, key: str, field: str = "target") -> Problem:
     message = _("No branch has the key “%(key)s”.") % {"key": key}
-    return Problem(b, c, choice, "target", "dangling_target", message)
+    return Problem(b, c, choice, field, "dangling_target", message)
 
 
 def _check_question(b, c, card, keys, problems) -> set[int]:
@@ -93,9 +95,42 @@ def _check_capture(b, c, card, problems) -> None:
         problems.append(Problem(b, c, None, "min", "bounds", message))
 
 
+def _check_condition(b, c, card, keys, problems) -> dict[str, int]:
+    """Problems of a condition card; returns its valid targets by field."""
+    targets = {}
+    key = f.target(card)
+    if not key:
+        message = _("Choose the branch to go to when the rules match.")
+        problems.append(Problem(b, c, None, "target", "missing_target", message))
+    elif key not in keys:
+        problems.append(_dangling(b, c, None, key))
+    else:
+        targets["target"] = keys[key]
+    key = f.otherwise(card)
+    if key and key not in keys:
+        problems.append(_dangling(b, c, None, key, "otherwise"))
+    elif key:
+        targets["otherwise"] = keys[key]
+
+    audience = card.get("audience")
+    rules = list(iter_rules(audience))
+    if not rules:
+        message = _("Add at least one rule: without rules the condition always matches.")
+        problems.append(Problem(b, c, None, "audience", "no_rules", message))
+    for group, index, rule in rules:
+        for error in validate_rule(rule):
+            message = _("Group %(group)d, rule %(rule)d: %(message)s") % {
+                "group": group + 1,
+                "rule": index + 1,
+                "message": error,
+            }
+            problems.append(Problem(b, c, None, "audience", "invalid_rule", message))
+    return targets
+
+
 def _walk_branch(b: int, branch, keys, problems: list[Problem]) -> _Branch:
     cards = f.cards(branch)
-    info = _Branch(cards=cards, live=len(cards), targets=set(), silent_jump=None)
+    info = _Branch(cards=cards, live=len(cards), targets=set(), silent=[])
     if not cards:
         problems.append(
             Problem(b, None, None, "cards", "empty_branch", _("This branch has no cards."))
@@ -127,11 +162,23 @@ def _walk_branch(b: int, branch, keys, problems: list[Problem]) -> _Branch:
             else:
                 targets = {keys[key]}
                 if live and not asked:
-                    info.silent_jump = (c, keys[key])
+                    info.silent.append((c, "target", keys[key]))
             if live and c + 1 < len(cards):
                 info.live = c + 1
                 message = _("This card follows a jump, so it is never shown.")
                 problems.append(Problem(b, c + 1, None, None, "after_jump", message))
+        elif kind == "condition":
+            by_field = _check_condition(b, c, card, keys, problems)
+            targets = set(by_field.values())
+            if live and not asked:
+                info.silent.extend((c, field, target) for field, target in by_field.items())
+            if live and f.target(card) and f.otherwise(card) and c + 1 < len(cards):
+                info.live = c + 1
+                message = _(
+                    "The condition above leads elsewhere whether or not it matches, "
+                    "so this card is never shown."
+                )
+                problems.append(Problem(b, c + 1, None, None, "after_condition", message))
         if live:
             info.targets |= targets
             asked = asked or _asks(card)
@@ -171,15 +218,23 @@ def check_flow(flow: Any) -> list[Problem]:
             message = _("No choice or jump leads to this branch, so visitors never see it.")
             problems.append(Problem(b, None, None, "key", "unreachable", message))
 
-    silent = {b: {info.silent_jump[1]} for b, info in enumerate(infos) if info.silent_jump}
+    # A condition's way out counts even though it depends on facts: facts do not change until
+    # the visitor answers something, so a loop that is taken once is taken forever.
+    silent = {b: {target for _c, _f, target in info.silent} for b, info in enumerate(infos)}
     for b, info in enumerate(infos):
-        if info.silent_jump is None:
-            continue
-        card, target = info.silent_jump
-        if b in _reachable(target, silent):
-            message = _(
-                "This jump sends visitors round in a circle without asking them anything. "
-                "Add a question or a capture on the way, or jump elsewhere."
-            )
-            problems.append(Problem(b, card, None, "target", "loop", message))
+        for card, field, target in info.silent:
+            if b in _reachable(target, silent):
+                problems.append(Problem(b, card, None, field, "loop", _loop_message(info, card)))
     return problems
+
+
+def _loop_message(info: _Branch, card: int) -> str:
+    if f.card_type(info.cards[card]) == "condition":
+        return _(
+            "This condition can send visitors round in a circle without asking them anything. "
+            "Add a question or a capture on the way, or lead elsewhere."
+        )
+    return _(
+        "This jump sends visitors round in a circle without asking them anything. "
+        "Add a question or a capture on the way, or jump elsewhere."
+    )

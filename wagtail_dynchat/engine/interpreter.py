@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from . import flow as f
 from .inputs import BROWSER_INPUTS, TEXT_MAX_LENGTH, Accepted, check_capture, default_label
 from .inputs import input_type as capture_input_type
+from .rules import evaluate, qualify_person_values
 from .state import ACTIVE, COMPLETED, load_state, new_state
 from .tokens import html_to_text, render_tokens
 from .types import Event, FlowError, InvalidAnswer, NotAwaited, Result
@@ -51,13 +52,20 @@ def _valid_score(value: Any) -> int | None:
 class _Run:
     """One call's worth of work on a (copied) state: what it shows, records and writes."""
 
-    def __init__(self, all_branches, state: dict[str, Any], person: Mapping[str, Any] | None):
+    def __init__(
+        self,
+        all_branches,
+        state: dict[str, Any],
+        person: Mapping[str, Any] | None,
+        facts: Mapping[str, Any] | None = None,
+    ):
         self.branches = all_branches
         self.keys = f.branch_keys(all_branches)
         self.state = state
         # The conversation's own writes shadow the caller's person, so a value captured a moment
         # ago is already visible to the tokens and policies of the cards that follow.
         self.person = ChainMap(state["values"], person if person is not None else {})
+        self.facts = facts if facts is not None else {}
         self.items: list[dict[str, Any]] = []
         self.events: list[Event] = []
         self.updates: dict[str, Any] = {}
@@ -121,6 +129,11 @@ class _Run:
             if kind == "jump":
                 branch, index = self.branch_of(f.target(card), card), 0
                 continue
+            if kind == "condition":
+                key = f.target(card) if self.condition(card) else f.otherwise(card)
+                # An empty branch key continues below, as a question's choice without a target.
+                branch, index = (self.branch_of(key, card), 0) if key else (branch, index + 1)
+                continue
             if kind == "question" or (kind == "capture" and not self.skips(card)):
                 self.state.update(branch=branch, card=index, awaiting=f.card_id(card))
                 self.items.append(self.question(card) if kind == "question" else self.ask(card))
@@ -170,6 +183,13 @@ class _Run:
             "required": bool(card.get("required")),
             "options": f.options(card) if kind == "picklist" else [],
         }
+
+    def condition(self, card: Mapping[str, Any]) -> bool:
+        # Recomputed per card: an answer earlier in this call may have captured a value.
+        facts = ChainMap(qualify_person_values(self.state["values"]), self.facts)
+        matched = evaluate(card.get("audience"), facts)
+        self.events.append(Event("condition", f.card_id(card), {"matched": matched}))
+        return matched
 
     def goal(self, card: Mapping[str, Any]) -> None:
         score = _valid_score(card.get("score"))
@@ -248,18 +268,27 @@ class _Run:
         return True
 
 
-def start(flow: Mapping[str, Any], person: Mapping[str, Any] | None) -> Result:
+def start(
+    flow: Mapping[str, Any],
+    person: Mapping[str, Any] | None,
+    *,
+    facts: Mapping[str, Any] | None = None,
+) -> Result:
     """Begin a conversation at the first card of the first branch.
 
     Shows and acts on cards until one awaits the visitor (a question, or a capture that is not
     skipped) or a branch ends. ``person`` maps person field names (and ``"company.<field>"``) to
-    the visitor's known values. Raises :class:`FlowError` when the flow has no branch, a jump
-    names no branch, or the flow loops without input.
+    the visitor's known values. ``facts`` maps qualified attribute names (``"person.email"``,
+    ``"visitor.device"``...) to what condition cards test; values this conversation captured
+    shadow them as ``"person.<field>"`` (see :func:`~.rules.qualify_person_values`).
+
+    Raises :class:`FlowError` when the flow has no branch, a jump or condition names no branch,
+    or the flow loops without input.
     """
     all_branches = f.branches(flow)
     if not all_branches:
         raise FlowError("The flow has no branch.")
-    run = _Run(all_branches, new_state(), person)
+    run = _Run(all_branches, new_state(), person, facts)
     run.advance()
     return run.result()
 
@@ -273,12 +302,14 @@ def answer(
     *,
     blocked_email_domains: Iterable[str] = (),
     max_text_length: int = TEXT_MAX_LENGTH,
+    facts: Mapping[str, Any] | None = None,
 ) -> Result:
     """Answer the awaited card and advance to the next input or the end.
 
     ``value`` is a choice index (int) for a question, a string or None for a capture. A capture
     value that fails validation gives a Result with a ``retry`` item and the same card awaited.
-    ``state`` is not modified; the Result carries the new one.
+    ``state`` is not modified; the Result carries the new one. ``facts`` are what condition cards
+    test, as for :func:`start` (the visitor's facts as they are now).
 
     Raises :class:`InvalidState` if ``state`` does not fit ``flow``, :class:`NotAwaited` if
     ``card_id`` is not the awaited card, :class:`InvalidAnswer` if ``value`` has the wrong shape,
@@ -288,7 +319,7 @@ def answer(
     loaded = load_state(all_branches, state)
     if loaded["status"] != ACTIVE or not isinstance(card_id, str) or card_id != loaded["awaiting"]:
         raise NotAwaited(f"Card {card_id!r} is not awaited.")
-    run = _Run(all_branches, loaded, person)
+    run = _Run(all_branches, loaded, person, facts)
     card = run.card_at(loaded["branch"], loaded["card"])
     if f.card_type(card) == "question":
         run.answer_question(card, value)

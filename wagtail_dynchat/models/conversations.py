@@ -23,6 +23,9 @@ class FlowSnapshot(models.Model):
     revision_id = models.PositiveBigIntegerField(unique=True)
     title = models.CharField(max_length=80, blank=True)
     flow = models.JSONField()
+    # How the revision behaves besides its flow: slug, triggers, audience, repeat (see
+    # snapshots.behaviour_of). Pinned with the flow, so each revision answers consistently.
+    behaviour = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -59,6 +62,11 @@ class Conversation(models.Model):
     # Plain integers, not foreign keys: deleting a page must not delete conversations.
     page_id = models.PositiveBigIntegerField(null=True, blank=True)
     url = models.URLField(_("started on"), max_length=2048, blank=True)
+    # Opened by an inline embed, a link or the JavaScript API rather than triggered as the
+    # chatbot: such conversations stay where they were opened instead of following the visitor.
+    opened = models.BooleanField(_("opened by the visitor"), default=False)
+    # Visitor facts when the conversation started (referrer, UTM, device …) for Condition cards.
+    context = models.JSONField(default=dict, blank=True)
     status = models.CharField(_("status"), max_length=20, choices=STATUSES, default=STATUS_ACTIVE)
     state = models.JSONField(default=dict)
     # The input card waiting for the visitor ({"card", "kind"}), or null once completed.
@@ -107,6 +115,7 @@ class ConversationEvent(models.Model):
     DOCUMENT_OPENED = "document_opened"
     COMPLETED = "completed"
     CLOSED = "closed"
+    CONDITION = "condition"
     KINDS = [
         (TRIGGERED, _("Triggered")),
         (ENGAGED, _("Engaged")),
@@ -116,6 +125,7 @@ class ConversationEvent(models.Model):
         (GOAL, _("Goal reached")),
         (DOCUMENT, _("Document shown")),
         (DOCUMENT_OPENED, _("Document opened")),
+        (CONDITION, _("Condition tested")),
         (COMPLETED, _("Completed")),
         (CLOSED, _("Closed")),
     ]

@@ -71,6 +71,7 @@ class Blueprint:
     def apply(self, dialogue):
         """Fill a new (unsaved) dialogue with this blueprint's content."""
         dialogue.name = str(self.name)
+        dialogue.slug = self.slug
         dialogue.description = str(self.description)
         dialogue.title = str(self.title)
         dialogue.flow = with_block_ids(copy.deepcopy(self.flow))

@@ -1,10 +1,12 @@
 """The Dialogue snippet: a flow of cards plus where it appears."""
 
 import swapper
+from django import forms
 from django.contrib.contenttypes.fields import GenericRelation
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
-from modelcluster.fields import ParentalKey
+from modelcluster.fields import ParentalKey, ParentalManyToManyField
 from modelcluster.models import ClusterableModel
 from wagtail.admin.panels import (
     FieldPanel,
@@ -19,6 +21,7 @@ from wagtail.admin.panels import (
 from wagtail.fields import StreamField
 from wagtail.models import (
     DraftStateMixin,
+    Locale,
     LockableMixin,
     Orderable,
     PreviewableMixin,
@@ -28,9 +31,18 @@ from wagtail.models import (
 )
 from wagtail.search import index
 
-from ..blocks import FlowBlock
+from ..blocks import AudienceBlock, FlowBlock
+from ..blocks.triggers import TriggersBlock
 
 swapper.set_app_prefix("wagtailcore", "wagtail")
+
+
+def page_content_types():
+    """Limits the page-type choice to page models (evaluated when a form is built)."""
+    from django.contrib.contenttypes.models import ContentType
+    from wagtail.models import get_page_models
+
+    return models.Q(pk__in=[ContentType.objects.get_for_model(m).pk for m in get_page_models()])
 
 
 class Dialogue(
@@ -46,6 +58,15 @@ class Dialogue(
     """A scripted conversation shown to visitors of the pages it targets."""
 
     name = models.CharField(_("name"), max_length=255)
+    slug = models.SlugField(
+        _("slug"),
+        max_length=80,
+        blank=True,
+        help_text=_(
+            'Opens this dialogue from a link (href="#dynchat:<slug>"), from JavaScript '
+            '(dynchat.open("<slug>")) and in inline embeds. Unique per language.'
+        ),
+    )
     title = models.CharField(
         _("chat title"),
         max_length=80,
@@ -57,6 +78,55 @@ class Dialogue(
         _("priority"),
         default=50,
         help_text=_("When several dialogues match a page, the highest priority is shown."),
+    )
+    triggers = StreamField(
+        TriggersBlock(),
+        blank=True,
+        default=[("immediately", {})],
+        verbose_name=_("triggers"),
+        help_text=_(
+            "When the chat button appears: the first of these that happens. With none, the "
+            "dialogue only opens from links, inline embeds and the JavaScript API."
+        ),
+    )
+    audience = StreamField(
+        [("audience", AudienceBlock())],
+        blank=True,
+        max_num=1,
+        verbose_name=_("audience"),
+        help_text=_("Show the dialogue only to visitors matching these rules; empty is everyone."),
+    )
+    page_types = ParentalManyToManyField(
+        "contenttypes.ContentType",
+        blank=True,
+        limit_choices_to=page_content_types,
+        related_name="+",
+        verbose_name=_("page types"),
+        help_text=_("Show on every page of these types, wherever they are in the tree."),
+    )
+    site = models.ForeignKey(
+        "wagtailcore.Site",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("only on site"),
+        help_text=_(
+            "Limits page types and URL rules to one site. Target pages always belong to their "
+            "own site."
+        ),
+    )
+    locale_fallback = models.BooleanField(
+        _("show where there is no translation"),
+        default=False,
+        help_text=_(
+            "On pages in a language this dialogue has no live translation for, show it as it is."
+        ),
+    )
+    repeat = models.BooleanField(
+        _("repeat"),
+        default=False,
+        help_text=_("Offer the dialogue again, from the start, to visitors who completed it."),
     )
     flow = StreamField(
         FlowBlock(),
@@ -79,28 +149,46 @@ class Dialogue(
     name.required_on_save = True
 
     panels = [
-        TitleFieldPanel("name"),
+        TitleFieldPanel("name", targets=["slug"]),
         FieldPanel("title"),
         FieldPanel("flow"),
     ]
     settings_panels = [
+        FieldPanel("slug"),
         FieldPanel("description"),
         FieldPanel("priority"),
+        FieldPanel("repeat"),
         PublishingPanel(),
     ]
     targeting_panels = [
         HelpPanel(
             content=_(
-                "The dialogue appears on the pages listed here. Exclusions win over "
-                "inclusions, so you can target a section but leave out one of its pages."
+                "The dialogue appears on the pages listed here, on pages of the chosen types and "
+                "on addresses matching the URL rules. Exclusions win over inclusions, so you can "
+                "target a section but leave out one of its pages."
             )
         ),
         MultiFieldPanel([InlinePanel("targets", label=_("Page"))], heading=_("Pages")),
+        FieldPanel("page_types", widget=forms.CheckboxSelectMultiple),
+        MultiFieldPanel(
+            [InlinePanel("url_rules", label=_("URL rule"))],
+            heading=_("URL rules"),
+            help_text=_(
+                "Addresses with * wildcards, such as https://*.example.com/folder/* or "
+                "/events/*. Use them for pages outside the page tree."
+            ),
+        ),
+        FieldPanel("site"),
+        FieldPanel("locale_fallback"),
     ]
+    audience_panels = [FieldPanel("audience")]
+    triggers_panels = [FieldPanel("triggers")]
     edit_handler = TabbedInterface(
         [
             ObjectList(panels, heading=_("Flow")),
             ObjectList(targeting_panels, heading=_("Targeting")),
+            ObjectList(audience_panels, heading=_("Audience")),
+            ObjectList(triggers_panels, heading=_("Triggers")),
             ObjectList(settings_panels, heading=_("Settings")),
         ]
     )
@@ -117,9 +205,35 @@ class Dialogue(
     class Meta(TranslatableMixin.Meta):
         verbose_name = _("dialogue")
         verbose_name_plural = _("dialogues")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["slug", "locale"],
+                condition=~models.Q(slug=""),
+                name="dynchat_dialogue_unique_slug",
+            ),
+        ]
 
     def __str__(self):
         return self.name
+
+    def clean(self):
+        super().clean()
+        # The slug's uniqueness involves the locale, which is not on the form, so Django's own
+        # constraint validation skips it; without this the database would refuse the save.
+        locale_id = self.locale_id or Locale.get_default().pk
+        if (
+            self.slug
+            and Dialogue.objects.filter(slug=self.slug, locale_id=locale_id)
+            .exclude(pk=self.pk)
+            .exists()
+        ):
+            raise ValidationError({"slug": _("Another dialogue in this language has this slug.")})
+
+    def compile_audience(self):
+        """The audience rules as the engine reads them (None: everyone)."""
+        for child in self.audience:
+            return child.block.compile(child.value)
+        return None
 
     def compile_flow(self, *, render=True):
         """The engine's JSON for this instance's flow (as held in memory, saved or not)."""
@@ -170,3 +284,35 @@ class DialogueTarget(Orderable):
 
     def __str__(self):
         return f"{'-' if self.exclude else '+'} {self.page_id} ({self.scope})"
+
+
+class DialogueURLRule(Orderable):
+    """An address pattern a dialogue is shown on (or, with ``exclude``, kept away from)."""
+
+    dialogue = ParentalKey(Dialogue, on_delete=models.CASCADE, related_name="url_rules")
+    pattern = models.CharField(
+        _("pattern"),
+        max_length=500,
+        help_text=_(
+            "* matches anything. With a scheme and host (https://*.example.com/shop/*) the whole "
+            "address is compared; starting with / only the path is."
+        ),
+    )
+    exclude = models.BooleanField(_("exclude"), default=False)
+
+    panels = [FieldPanel("pattern"), FieldPanel("exclude")]
+
+    class Meta(Orderable.Meta):
+        verbose_name = _("URL rule")
+        verbose_name_plural = _("URL rules")
+
+    def __str__(self):
+        return f"{'-' if self.exclude else '+'} {self.pattern}"
+
+    def clean(self):
+        from ..url_rules import check_pattern
+
+        super().clean()
+        problem = check_pattern(self.pattern)
+        if problem:
+            raise ValidationError({"pattern": problem})

@@ -1,15 +1,32 @@
 // wagtail-dynchat visitor widget: a scripted chat rendered from the server's transcript.
-// Protocol: docs/api.md. Loaded lazily by loader.js, which calls mount(cfg, bootstrapResponse).
+// Protocol: docs/api.md. Loaded lazily by loader.js, which calls mount(cfg, bootstrapResponse, options)
+// once per chat: several chats can live on one page, each independent (own ids, state, events).
+//
+// Modes (options.mode, also the root's data-dynchat-mode):
+// - "chatbot": the page's targeted dialogue; a launcher button (and poke) at the bottom corner
+//   opening a panel. At most one per page; it keeps the historic ids (#dynchat-panel, …).
+// - "popup": a dialogue opened by a link or dynchat.open(); a launcher and panel like the chatbot.
+// - "inline": rendered open inside options.element (a page's DialogueEmbedBlock): no launcher.
+// Floating chats (chatbot, pop-ups) line their launchers up along the bottom edge and show one
+// panel at a time: opening one collapses the others.
 //
 // Rules this file keeps:
 // - Only bot `html` (sanitised by the server) goes through innerHTML. Anything the visitor typed or
 //   chose, and retry/end/system texts, are inserted as text nodes.
 // - No inline styles or scripts (sites may run a strict CSP).
 // - The panel is a non-modal dialog: no focus trap, the page stays usable.
+// - Only floating chats use the storage keys below; inline chats resume through the server alone.
 
-const ACTIVE = "dynchat:active"; // localStorage: id of the conversation to resume on any page
+const ACTIVE = "dynchat:active"; // localStorage: id of a conversation to resume on any page
 const OPEN = "dynchat:open"; // sessionStorage: id of the conversation whose panel was left open
 const SEEN = "dynchat:seen"; // localStorage: id of the conversation whose chat was opened/poke dismissed
+
+const floating = []; // chatbot and pop-up chats on this page, in mount order (launcher slots)
+const mounted = new Map(); // dialogue id (floating) or host element (inline) → handle
+let instances = 0;
+// Conversation starts run one after another: the first start creates the visitor and sets its
+// cookie, and two at once from a new browser (an inline chat and the chatbot) would make two.
+let starting = Promise.resolve();
 
 // Overridable through cfg.strings (same keys) for translations.
 const STRINGS = {
@@ -64,21 +81,30 @@ function svgButton(props, icon) {
   return button;
 }
 
-async function fetchBootstrap(cfg) {
-  const page = cfg.page == null ? "" : `page=${encodeURIComponent(cfg.page)}&`;
-  const res = await fetch(`${cfg.api}bootstrap?${page}url=${encodeURIComponent(location.href)}`, {
-    credentials: "same-origin",
-  });
+async function fetchBootstrap(cfg, slug) {
+  const enc = encodeURIComponent;
+  const query =
+    (slug ? `dialogue=${enc(slug)}&` : "") +
+    (cfg.page == null ? "" : `page=${enc(cfg.page)}&`) +
+    `url=${enc(location.href)}&ref=${enc(document.referrer)}`;
+  const res = await fetch(`${cfg.api}bootstrap?${query}`, { credentials: "same-origin" });
   if (!res.ok) throw new Error(`bootstrap: HTTP ${res.status}`);
   return res.json();
 }
 
 class Chat {
-  constructor(cfg, boot) {
+  constructor(cfg, boot, options) {
     this.cfg = cfg;
     this.t = { ...STRINGS, ...cfg.strings };
     this.dialogue = boot.dialogue;
+    this.slug = boot.dialogue.slug;
     this.conv = boot.conversation || null;
+    this.mode = options.mode || "chatbot";
+    this.inline = this.mode === "inline";
+    this.host = options.element || document.body;
+    // Element ids: the chatbot keeps the historic ones, other chats add their instance number.
+    instances += 1;
+    this.sfx = this.mode === "chatbot" ? "" : `-${instances}`;
     this.isOpen = false;
     this.busy = false;
     this.seq = 0;
@@ -90,24 +116,29 @@ class Chat {
   async start() {
     const resumed = Boolean(this.conv);
     if (!resumed) {
-      const res = await this.post("conversations", {
-        dialogue: this.dialogue.id,
-        page: this.cfg.page,
-        url: location.href,
-      });
+      const body = { dialogue: this.dialogue.id, page: this.cfg.page, url: location.href };
+      if (this.mode !== "chatbot") body.open = true; // explicitly opened: no page targeting
+      const posted = starting.then(() => this.post("conversations", body));
+      starting = posted.catch(() => {});
+      const res = await posted;
       if (!res.ok) throw new Error(`start: HTTP ${res.status}`);
       this.conv = (await res.json()).conversation;
     }
     if (this.conv.dialogue) this.dialogue = this.conv.dialogue;
     this.build();
     this.redraw();
-    document.body.append(this.root);
+    this.host.append(this.root);
     this.changed(resumed ? this.conv : null, false);
 
     const active = this.conv.status === "active";
-    if (this.cfg.preview || (resumed && active && this.read("sessionStorage", OPEN) === this.conv.id)) {
-      this.open(false); // restore the panel without stealing focus from the page
-    } else if (active && this.dialogue.teaser && this.read("localStorage", SEEN) !== this.conv.id) {
+    if (this.inline || this.cfg.preview || (resumed && active && this.read("sessionStorage", OPEN) === this.conv.id)) {
+      this.open(false); // shown (or restored) without stealing focus from the page
+    } else if (
+      this.mode === "chatbot" &&
+      active &&
+      this.dialogue.teaser &&
+      this.read("localStorage", SEEN) !== this.conv.id
+    ) {
       this.showPoke();
     }
   }
@@ -115,44 +146,70 @@ class Chat {
   build() {
     const t = this.t;
     const title = this.dialogue.title || this.dialogue.name || "";
-    this.launcher = svgButton(
-      {
-        class: "dynchat-launcher",
-        "aria-label": t.open + title,
-        "aria-expanded": "false",
-        "aria-controls": "dynchat-panel",
-        onclick: () => (this.isOpen ? this.close() : this.open(true)),
-      },
-      ICON_CHAT,
-    );
+    const panelId = `dynchat-panel${this.sfx}`;
+    const titleId = `dynchat-title${this.sfx}`;
+    this.launcher = this.inline
+      ? null
+      : svgButton(
+          {
+            class: "dynchat-launcher",
+            "aria-label": t.open + title,
+            "aria-expanded": "false",
+            "aria-controls": panelId,
+            onclick: () => (this.isOpen ? this.close() : this.open(true)),
+          },
+          ICON_CHAT,
+        );
     this.log = h("div", {
       class: "dynchat-log",
-      id: "dynchat-log",
+      id: `dynchat-log${this.sfx}`,
       role: "log",
       "aria-live": "polite",
       "aria-label": t.log,
       tabindex: "0", // the log scrolls: keyboard users must be able to scroll it
     });
     this.controls = h("div", { class: "dynchat-controls", hidden: true });
+    // Inline, the panel is a named region of the page; floating, a non-modal dialog.
     this.panel = h(
       "div",
-      { class: "dynchat-panel", id: "dynchat-panel", role: "dialog", "aria-labelledby": "dynchat-title", hidden: true },
+      {
+        class: "dynchat-panel",
+        id: panelId,
+        role: this.inline ? "region" : "dialog",
+        "aria-labelledby": titleId,
+        hidden: true,
+      },
       h(
         "div",
         { class: "dynchat-header" },
-        h("h2", { class: "dynchat-title", id: "dynchat-title" }, title),
-        svgButton({ class: "dynchat-close", "aria-label": t.close, onclick: () => this.close() }, ICON_CLOSE),
+        h("h2", { class: "dynchat-title", id: titleId }, title),
+        this.inline
+          ? null
+          : svgButton({ class: "dynchat-close", "aria-label": t.close, onclick: () => this.close() }, ICON_CLOSE),
       ),
       this.log,
       this.controls,
     );
+    // A floating chat is a complementary landmark, named after its dialogue so that several stay
+    // distinguishable; an inline one is part of the page's content.
     this.root = h(
-      "aside",
-      { class: "dynchat", "aria-label": t.region, lang: this.cfg.lang, "data-dialogue": this.dialogue.id },
+      this.inline ? "div" : "aside",
+      {
+        class: "dynchat",
+        "aria-label": this.inline ? null : `${t.region}: ${title}`,
+        lang: this.cfg.lang,
+        "data-dynchat-mode": this.mode,
+        "data-dialogue": this.dialogue.id,
+        "data-slug": this.slug,
+      },
       this.launcher,
       this.panel,
     );
-    this.root.addEventListener("keydown", (event) => this.onKeydown(event));
+    if (!this.inline) {
+      this.root.addEventListener("keydown", (event) => this.onKeydown(event));
+      // Launchers line up along the bottom edge, in mount order (CSSOM: allowed by a strict CSP).
+      this.root.style.setProperty("--_slot", floating.push(this) - 1);
+    }
     this.applyTheme();
   }
 
@@ -166,25 +223,31 @@ class Chat {
 
   // ---- open / close / poke ---------------------------------------------------------------------
 
+  // Opening an open chat just moves focus into it (a link to a dialogue already shown).
   open(moveFocus) {
-    if (this.isOpen) return;
-    this.isOpen = true;
-    this.panel.hidden = false;
-    this.launcher.setAttribute("aria-expanded", "true");
-    this.root.classList.add("dynchat-is-open");
-    this.dismissPoke();
-    if (this.conv.status === "active") this.write("sessionStorage", OPEN, this.conv.id);
-    this.log.scrollTop = this.log.scrollHeight;
+    if (!this.isOpen) {
+      this.isOpen = true;
+      this.panel.hidden = false;
+      this.launcher?.setAttribute("aria-expanded", "true");
+      this.root.classList.add("dynchat-is-open");
+      this.dismissPoke();
+      if (this.conv.status === "active") this.write("sessionStorage", OPEN, this.conv.id);
+      this.log.scrollTop = this.log.scrollHeight;
+      // One floating panel at a time: they share the corner.
+      if (!this.inline) for (const other of floating) if (other !== this) other.close(true);
+    }
     if (moveFocus) this.focusAwaited();
   }
 
-  close() {
-    if (!this.isOpen) return;
+  // `quiet`: collapsed because another floating chat opened, not closed by the visitor.
+  close(quiet) {
+    if (!this.isOpen || this.inline) return;
     this.isOpen = false;
     this.panel.hidden = true;
     this.launcher.setAttribute("aria-expanded", "false");
     this.root.classList.remove("dynchat-is-open");
-    this.write("sessionStorage", OPEN, null);
+    if (this.read("sessionStorage", OPEN) === this.conv.id) this.write("sessionStorage", OPEN, null);
+    if (quiet) return;
     this.launcher.focus();
     this.fire(`conversations/${encodeURIComponent(this.conv.id)}/close`, {});
     this.emit("closed");
@@ -443,7 +506,8 @@ class Chat {
   async resync() {
     const prev = this.conv;
     try {
-      const conv = (await fetchBootstrap(this.cfg)).conversation;
+      // The chatbot resumes through the page's bootstrap, other chats through their dialogue's.
+      const conv = (await fetchBootstrap(this.cfg, this.mode === "chatbot" ? null : this.slug)).conversation;
       if (conv && conv.id === prev.id) {
         this.conv = conv;
         this.redraw();
@@ -476,18 +540,20 @@ class Chat {
     if (conv.status === "completed" && prev?.status !== "completed") this.emit("completed");
   }
 
-  // While active, every page bootstraps to resume it (the loader checks ACTIVE); once over, stop.
+  // While active, every page bootstraps to resume it (the loader checks ACTIVE); once over, stop,
+  // unless ACTIVE names another chat's conversation by now.
   remember() {
-    const active = this.conv.status === "active";
-    this.write("localStorage", ACTIVE, active ? this.conv.id : null);
-    if (!active) this.write("sessionStorage", OPEN, null);
+    const id = this.conv.id;
+    if (this.conv.status === "active") return this.write("localStorage", ACTIVE, id);
+    if (this.read("localStorage", ACTIVE) === id) this.write("localStorage", ACTIVE, null);
+    if (this.read("sessionStorage", OPEN) === id) this.write("sessionStorage", OPEN, null);
   }
 
   // ---- plumbing --------------------------------------------------------------------------------
 
   id() {
     this.seq += 1;
-    return `dynchat-${this.seq}`;
+    return `dynchat${this.sfx}-${this.seq}`;
   }
 
   post(path, body, keepalive = false) {
@@ -509,16 +575,17 @@ class Chat {
 
   emit(name) {
     const detail = { dialogue: this.dialogue.id, conversation: this.conv.id };
-    document.dispatchEvent(new CustomEvent(`dynchat:${name}`, { detail }));
+    document.dispatchEvent(new CustomEvent(`dynchat:${name}`, { detail: { ...detail, mode: this.mode } }));
     // The admin preview records nothing, so it must not feed the site's analytics either.
     if (!this.cfg.preview && typeof window.dataLayer?.push === "function") {
       window.dataLayer.push({ event: `dynchat:${name}`, ...detail });
     }
   }
 
-  // Storage access throws in some privacy modes; the preview must leave the visitor's storage alone.
+  // Storage access throws in some privacy modes; the preview must leave the visitor's storage alone,
+  // and inline chats never touch the floating chats' keys.
   read(area, key) {
-    if (this.cfg.preview) return null;
+    if (this.cfg.preview || this.inline) return null;
     try {
       return window[area].getItem(key);
     } catch {
@@ -527,7 +594,7 @@ class Chat {
   }
 
   write(area, key, value) {
-    if (this.cfg.preview) return;
+    if (this.cfg.preview || this.inline) return;
     try {
       if (value == null) window[area].removeItem(key);
       else window[area].setItem(key, value);
@@ -538,22 +605,33 @@ class Chat {
 }
 
 /**
- * Shows the dialogue resolved by bootstrap (see docs/api.md).
- * Returns {open(), close(), element: Promise<HTMLElement|null>}: a handle for page scripts.
+ * Shows the dialogue of a bootstrap answer (see docs/api.md) as a new, independent chat.
+ *
+ * options.mode: "chatbot" (default), "popup" or "inline"; options.element: the element an inline
+ * chat renders in. A dialogue already floating on the page (or an element already holding a chat)
+ * gets the existing chat's handle back.
+ *
+ * Returns a handle for page scripts: {open(), close(), element}. open() moves focus into the chat
+ * (opening a floating one); close() closes a floating one; both return Promises that wait for the
+ * conversation to start. element: Promise<HTMLElement|null>, the chat's root (null if it failed).
  */
-export function mount(cfg, boot) {
-  if (document.querySelector(".dynchat")) return null; // mounted twice: keep the first
-  const chat = new Chat(cfg, boot);
+export function mount(cfg, boot, options = {}) {
+  const key = options.mode === "inline" ? options.element : boot.dialogue.id;
+  if (mounted.has(key)) return mounted.get(key);
+  const chat = new Chat(cfg, boot, options);
   const started = chat.start().then(
     () => chat.root,
     (err) => {
       console.debug("dynchat:", err);
+      mounted.delete(key); // may be tried again
       return null;
     },
   );
-  return {
-    open: () => chat.root && chat.open(true),
-    close: () => chat.close(),
+  const handle = {
+    open: () => started.then((root) => root && chat.open(true)),
+    close: () => started.then((root) => root && chat.close()),
     element: started,
   };
+  mounted.set(key, handle);
+  return handle;
 }
