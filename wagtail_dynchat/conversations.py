@@ -96,7 +96,9 @@ def resolve(visitor, view, *, slug=None):
     mine = list(visitor.conversations.order_by("-updated_at")) if visitor is not None else []
     active = [c for c in mine if c.status == Conversation.STATUS_ACTIVE]
     if slug is None:
-        engaged = next((c for c in active if c.is_engaged and not c.opened), None)
+        engaged = next(
+            (c for c in active if c.is_engaged and c.mode != Conversation.MODE_INLINE), None
+        )
         if engaged is not None:
             payload = serialise(engaged)
             return {"dialogue": payload["dialogue"], "conversation": payload}
@@ -118,7 +120,12 @@ def resolve(visitor, view, *, slug=None):
             continue
         conversation = unfinished.get(pk)
         if conversation is None and pk in completed and not entry["repeat"]:
-            continue
+            if slug is None:
+                continue
+            # Opened explicitly (an embed, a link): show how it ended rather than nothing.
+            finished = next(c for c in mine if c.dialogue_id == pk)
+            payload = serialise(finished)
+            return {"dialogue": payload["dialogue"], "conversation": payload}
         # An engaged conversation goes on whatever the audience says now; others must match.
         engaged = conversation is not None and conversation.is_engaged
         if not engaged and not engine.evaluate(entry["audience"], facts):
@@ -136,13 +143,13 @@ def resolve(visitor, view, *, slug=None):
     return NOTHING
 
 
-def start(visitor, session, *, dialogue_id, view, opened=False):
+def start(visitor, session, *, dialogue_id, view, mode=Conversation.MODE_CHATBOT):
     """Start (or return) the visitor's conversation with a dialogue shown on a page.
 
-    ``opened`` marks a dialogue opened explicitly (inline embed, link, JavaScript API): page
-    targeting does not apply to it, its site and locale do. Returns ``(conversation, created)``.
-    Records ``triggered`` once per visitor per session. A visitor who has not engaged yet is moved
-    onto the dialogue's current live version.
+    ``mode`` is how it is shown: a triggered chatbot, or opened explicitly as a pop-up (link,
+    JavaScript API) or inline embed, to which page targeting does not apply (site and locale
+    do). Returns ``(conversation, created)``. Records ``triggered`` once per visitor per session.
+    A visitor who has not engaged yet is moved onto the dialogue's current live version.
     """
     unavailable = NotFound(_("This chat is not available on this page."))
     if not ChatSettings.enabled_for_site_id(view.site_id):
@@ -150,7 +157,7 @@ def start(visitor, session, *, dialogue_id, view, opened=False):
     dialogue = Dialogue.objects.filter(pk=dialogue_id, live=True).first()
     if dialogue is None:
         raise unavailable
-    if opened:
+    if mode != Conversation.MODE_CHATBOT:
         allowed = dialogue.slug and targeting.by_slug(
             dialogue.slug, view.locale_id, view.site_id
         ) == [dialogue.pk]
@@ -188,7 +195,7 @@ def start(visitor, session, *, dialogue_id, view, opened=False):
                 site_id=view.site_id,
                 page_id=view.page_id,
                 url=view.url[:2048],
-                opened=opened,
+                mode=mode,
                 context=view.facts,
             )
             created = True

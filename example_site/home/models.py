@@ -12,6 +12,8 @@ from wagtail.fields import StreamField
 from wagtail.models import Page
 from wagtail.search import index
 
+from wagtail_dynchat.blocks import DialogueEmbedBlock
+
 # Headings come from the heading block, so rich text stays at paragraph level and the page
 # outline (h1 title, h2 headings) cannot be broken from inside a paragraph.
 PARAGRAPH_FEATURES = ["bold", "italic", "link", "ol", "ul"]
@@ -48,6 +50,7 @@ class BodyBlock(blocks.StreamBlock):
     paragraph = blocks.RichTextBlock(features=PARAGRAPH_FEATURES)
     call_to_action = CallToActionBlock()
     plans = blocks.ListBlock(PlanBlock(), icon="list-ul", template="home/blocks/plans.html")
+    chat = DialogueEmbedBlock()
 
 
 class BasePage(Page):

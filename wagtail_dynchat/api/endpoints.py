@@ -71,7 +71,7 @@ def start(request, response: HttpResponse, payload: StartIn):
         session,
         dialogue_id=payload.dialogue,
         view=view,
-        opened=payload.open,
+        mode=payload.mode,
     )
     return Status(201 if created else 200, {"conversation": conversations.serialise(conversation)})
 

@@ -20,8 +20,10 @@ class StartIn(Schema):
     )
     url: Url = Field("", description="Address of the page (URL rules, UTM facts, transcript).")
     ref: Url = Field("", description="The page's referrer (document.referrer).")
-    open: bool = Field(
-        False, description="Opened by an inline embed, a link or the JavaScript API."
+    mode: Literal["chatbot", "popup", "inline"] = Field(
+        "chatbot",
+        description="Triggered as the chatbot, or opened as a pop-up (link, JavaScript API) or "
+        "inline embed, which skips page targeting.",
     )
 
 

@@ -3,6 +3,7 @@
 from .capture import CaptureBlock
 from .conditions import ConditionBlock
 from .documents import DocumentCardBlock
+from .embed import DialogueEmbedBlock
 from .flow import BranchBlock, CardsBlock, FlowBlock, JumpBlock
 from .goals import GoalBlock
 from .messages import MessageBlock
@@ -15,6 +16,7 @@ __all__ = [
     "CaptureBlock",
     "CardsBlock",
     "ConditionBlock",
+    "DialogueEmbedBlock",
     "DocumentCardBlock",
     "FlowBlock",
     "GoalBlock",

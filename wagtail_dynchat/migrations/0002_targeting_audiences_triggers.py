@@ -72,8 +72,8 @@ class Migration(migrations.Migration):
         ),
         migrations.AddField(
             model_name='conversation',
-            name='opened',
-            field=models.BooleanField(default=False, verbose_name='opened by the visitor'),
+            name='mode',
+            field=models.CharField(choices=[('chatbot', 'Chatbot (triggered)'), ('popup', 'Pop-up (opened by a link or script)'), ('inline', 'Inline (embedded in a page)')], default='chatbot', max_length=10, verbose_name='shown as'),
         ),
         migrations.AddField(
             model_name='dialogue',

@@ -62,9 +62,17 @@ class Conversation(models.Model):
     # Plain integers, not foreign keys: deleting a page must not delete conversations.
     page_id = models.PositiveBigIntegerField(null=True, blank=True)
     url = models.URLField(_("started on"), max_length=2048, blank=True)
-    # Opened by an inline embed, a link or the JavaScript API rather than triggered as the
-    # chatbot: such conversations stay where they were opened instead of following the visitor.
-    opened = models.BooleanField(_("opened by the visitor"), default=False)
+    MODE_CHATBOT = "chatbot"
+    MODE_POPUP = "popup"
+    MODE_INLINE = "inline"
+    MODES = [
+        (MODE_CHATBOT, _("Chatbot (triggered)")),
+        (MODE_POPUP, _("Pop-up (opened by a link or script)")),
+        (MODE_INLINE, _("Inline (embedded in a page)")),
+    ]
+    # How the dialogue reached the visitor. Inline conversations stay in the page that embeds
+    # them; the others follow the visitor from page to page once engaged.
+    mode = models.CharField(_("shown as"), max_length=10, choices=MODES, default=MODE_CHATBOT)
     # Visitor facts when the conversation started (referrer, UTM, device …) for Condition cards.
     context = models.JSONField(default=dict, blank=True)
     status = models.CharField(_("status"), max_length=20, choices=STATUSES, default=STATUS_ACTIVE)

@@ -117,7 +117,7 @@ class Chat {
     const resumed = Boolean(this.conv);
     if (!resumed) {
       const body = { dialogue: this.dialogue.id, page: this.cfg.page, url: location.href };
-      if (this.mode !== "chatbot") body.open = true; // explicitly opened: no page targeting
+      if (this.mode !== "chatbot") body.mode = this.mode; // explicitly opened: no page targeting
       const posted = starting.then(() => this.post("conversations", body));
       starting = posted.catch(() => {});
       const res = await posted;

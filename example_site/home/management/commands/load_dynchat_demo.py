@@ -26,6 +26,7 @@ SITE_URL = "http://127.0.0.1:8000/"
 ADMIN_USERNAME = "admin"
 DEFAULT_ADMIN_PASSWORD = "dynchat-demo"
 SITE_NAME = "Acme Analytics"
+NEWSLETTER_SLUG = "newsletter-sign-up"
 
 # The page a fresh `migrate` creates (wagtailcore 0002_initial_data): a plain Page at depth 2.
 WAGTAIL_WELCOME_SLUG = "home"
@@ -207,6 +208,23 @@ def _update_page(page: Page, log: Log, **fields) -> Page:
     return page
 
 
+def _newsletter_embed() -> list:
+    """The newsletter dialogue embedded inline, once the demo dialogues exist."""
+    newsletter = Dialogue.objects.filter(slug=NEWSLETTER_SLUG, live=True).first()
+    if newsletter is None:
+        return []
+    return [
+        _heading("Get our monthly tips"),
+        {
+            "type": "chat",
+            "value": {
+                "dialogue": newsletter.pk,
+                "fallback": "Write to hello@acme.example to join the newsletter.",
+            },
+        },
+    ]
+
+
 def _ensure_default_locale(log: Log) -> Locale:
     language_code = get_supported_content_language_variant(settings.LANGUAGE_CODE)
     locale, created = Locale.objects.get_or_create(language_code=language_code)
@@ -350,6 +368,7 @@ def create_demo_pages(log: Log | None = None) -> dict:
             ),
             _call_to_action("Read the blog", blog),
             _call_to_action("Talk to us", contact),
+            *_newsletter_embed(),
         ],
     )
 
@@ -383,6 +402,8 @@ class Command(BaseCommand):
             pages = create_demo_pages(log=self.log_detail)
             self.ensure_admin(password)
             self.load_dialogues(pages)
+            # Again, now that the dialogues exist: the home page embeds one of them.
+            create_demo_pages(log=self.log_detail)
 
         if self.verbosity >= 1:
             # Only the documented demo password is ever echoed.
@@ -425,22 +446,38 @@ class Command(BaseCommand):
         A dialogue that already exists (by name) is left alone: an editor may have changed it.
         """
         demo = [
-            # (blueprint, priority, [(page, scope)])
-            ("book-a-demo", 80, [(pages["pricing"], "page"), (pages["contact"], "page")]),
-            ("newsletter-sign-up", 50, [(pages["blog"], "descendants")]),
-            ("qualify-a-visitor", 60, [(pages["home"], "page")]),
+            # (blueprint, priority, [(page, scope)], triggers)
+            (
+                "book-a-demo",
+                80,
+                [(pages["pricing"], "page"), (pages["contact"], "page")],
+                [("immediately", {})],
+            ),
+            (
+                NEWSLETTER_SLUG,
+                50,
+                [(pages["blog"], "descendants")],
+                [("scroll", {"percent": 40}), ("time_on_page", {"seconds": 20})],
+            ),
+            (
+                "qualify-a-visitor",
+                60,
+                [(pages["home"], "page")],
+                [("time_on_page", {"seconds": 4})],
+            ),
         ]
         locale = Locale.get_default()
-        for slug, priority, targets in demo:
+        for slug, priority, targets, triggers in demo:
             blueprint = BLUEPRINTS[slug]
             if Dialogue.objects.filter(name=str(blueprint.name), locale=locale).exists():
                 self.log_detail(f"  unchanged dialogue {blueprint.name!s}")
                 continue
             dialogue = blueprint.apply(Dialogue(locale=locale, priority=priority, live=False))
             dialogue.targets = [DialogueTarget(page=page, scope=scope) for page, scope in targets]
+            dialogue.triggers = triggers
             dialogue.save()
             dialogue.save_revision().publish()
             self.log_detail(f"  created dialogue {blueprint.name!s}")
         if self.verbosity >= 1:
-            names = ", ".join(str(BLUEPRINTS[slug].name) for slug, _, _ in demo)
+            names = ", ".join(str(BLUEPRINTS[entry[0]].name) for entry in demo)
             self.stdout.write(f"Demo dialogues: {names}")
