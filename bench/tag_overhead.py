@@ -54,7 +54,7 @@ def setup(workdir):
 
 
 def measure(rounds, per_round):
-    from django.db import connection
+    from django.db import connection, reset_queries
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
@@ -77,11 +77,16 @@ def measure(rounds, per_round):
     assert b"dynchat-config" in render(with_tag).content
     assert b"dynchat-config" not in render(without_tag).content
 
-    with CaptureQueriesContext(connection) as tagged:
-        render(with_tag)
-    with CaptureQueriesContext(connection) as plain:
-        render(without_tag)
-    added_queries = len(tagged) - len(plain)
+    def queries(template):
+        # Django empties the query log when a request starts, so it must be empty before the
+        # capture begins for the count to be right, and read before the next request.
+        reset_queries()
+        with CaptureQueriesContext(connection) as captured:
+            render(template)
+        return len(captured)
+
+    tagged_queries, plain_queries = queries(with_tag), queries(without_tag)
+    added_queries = tagged_queries - plain_queries
 
     timings = {with_tag: [], without_tag: []}
     for round_index in range(rounds):

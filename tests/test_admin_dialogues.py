@@ -205,12 +205,16 @@ def test_dynamic_chat_menu_group_holds_dialogues_and_conversations(admin_client)
     assert submenu(sidebar_menu(response), "Dynamic Chat") == [
         ("Dialogues", url("list")),
         ("Conversations", reverse("wagtail_dynchat_conversations:index")),
+        ("Which dialogue shows?", reverse("wagtail_dynchat_admin:which")),
     ]
 
 
 def test_editor_sees_dialogues_but_not_conversations(editor):
     menu = submenu(sidebar_menu(editor.get(reverse("wagtailadmin_home"))), "Dynamic Chat")
-    assert menu == [("Dialogues", url("list"))]
+    assert menu == [
+        ("Dialogues", url("list")),
+        ("Which dialogue shows?", reverse("wagtail_dynchat_admin:which")),
+    ]
 
 
 def test_listing_shows_status_and_add_leads_to_the_start_chooser(admin_client):

@@ -51,4 +51,14 @@ def check_settings(app_configs, **kwargs):
                 id="wagtail_dynchat.W001",
             )
         )
+    elif caches[alias].get("BACKEND", "").endswith("LocMemCache") and not settings.DEBUG:
+        messages.append(
+            Warning(
+                "The cache used by wagtail-dynchat is local to each process: publishing a "
+                "dialogue or switching the chat off reaches only the process that did it, and "
+                "rate limits are counted per process.",
+                hint="Use a shared cache such as Redis or Memcached in production.",
+                id="wagtail_dynchat.W002",
+            )
+        )
     return messages

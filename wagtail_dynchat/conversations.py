@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from . import engine, targeting
 from .conf import dynchat_settings
-from .models import ChatSettings, Conversation, ConversationEvent, Dialogue, Person
+from .models import Conversation, ConversationEvent, Dialogue, Person
 from .page_views import all_facts
 from .person_fields import COLUMN_FIELDS
 from .snapshots import live_snapshot, runtime
@@ -91,7 +91,7 @@ def resolve(visitor, view, *, slug=None):
     opened by it) whose audience matches and that the visitor has not completed (unless it
     repeats) is offered, with the visitor's unfinished conversation of it when one exists.
     """
-    if not ChatSettings.enabled_for_site_id(view.site_id):
+    if not targeting.site_enabled(view.site_id):
         return NOTHING
     mine = list(visitor.conversations.order_by("-updated_at")) if visitor is not None else []
     active = [c for c in mine if c.status == Conversation.STATUS_ACTIVE]
@@ -112,7 +112,12 @@ def resolve(visitor, view, *, slug=None):
 
     entries = runtime(ids)
     completed = {c.dialogue_id for c in mine if c.status == Conversation.STATUS_COMPLETED}
-    unfinished = {c.dialogue_id: c for c in reversed(active)}
+    # Inline conversations belong to their embed: the chatbot must not show them a second time.
+    unfinished = {
+        c.dialogue_id: c
+        for c in reversed(active)
+        if slug is not None or c.mode != Conversation.MODE_INLINE
+    }
     facts = all_facts(visitor.person if visitor else None, view.facts)
     for pk in ids:
         entry = entries.get(pk)
@@ -152,7 +157,7 @@ def start(visitor, session, *, dialogue_id, view, mode=Conversation.MODE_CHATBOT
     A visitor who has not engaged yet is moved onto the dialogue's current live version.
     """
     unavailable = NotFound(_("This chat is not available on this page."))
-    if not ChatSettings.enabled_for_site_id(view.site_id):
+    if not targeting.site_enabled(view.site_id):
         raise unavailable
     dialogue = Dialogue.objects.filter(pk=dialogue_id, live=True).first()
     if dialogue is None:

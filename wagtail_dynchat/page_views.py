@@ -6,7 +6,6 @@ test (referrer, UTM parameters, device, language, visits, local time).
 """
 
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.utils import timezone
@@ -32,8 +31,11 @@ class PageView:
         return self.page.id if self.page else None
 
 
-def page_view(request, *, page_id, url, referrer, visitor):
-    """Describe the page of an API call from its parameters and headers."""
+def page_view(request, *, page_id, url, referrer, visitor, session=None):
+    """Describe the page of an API call from its parameters and headers.
+
+    ``session`` is the visit key of the request (see :func:`visit_count`).
+    """
     info = targeting.page_info_for_id(page_id) if page_id else None
     if info is not None:
         site_id, locale_id = info.site_id, info.locale_id
@@ -45,11 +47,26 @@ def page_view(request, *, page_id, url, referrer, visitor):
         referrer=referrer,
         user_agent=request.headers.get("User-Agent", ""),
         accept_language=request.headers.get("Accept-Language", ""),
-        visits=visitor.visits if visitor is not None else 0,
+        visits=visit_count(visitor, session),
         now=timezone.now(),
-        time_zone=ZoneInfo(dynchat_settings.TIME_ZONE or settings.TIME_ZONE),
+        # A name, not a ZoneInfo: visitor_facts reads an unknown name (a typo in the setting)
+        # as UTC instead of failing every request.
+        time_zone=dynchat_settings.TIME_ZONE or settings.TIME_ZONE,
     )
     return PageView(info, site_id, locale_id, url, facts)
+
+
+def visit_count(visitor, session):
+    """The visitor's visit count including the visit of this request.
+
+    Only starting a conversation records a visit; bootstrap never writes. So the first bootstrap
+    of a new visit (no visit cookie, or one that expired) sees the stored count one short, and a
+    browser without a visitor cookie is on its first visit. Bootstrap and start must agree, or a
+    dialogue offered to "new visitors" would be refused when started.
+    """
+    if visitor is None:
+        return 1
+    return visitor.visits + (0 if session and session == visitor.session else 1)
 
 
 def all_facts(person, visitor_facts_):

@@ -12,15 +12,47 @@ from django.core.cache import caches
 from django.http import HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
 from . import engine
 from .conf import dynchat_settings
 from .conversations import ConversationError, apply_result, dialogue_summary, run_answer, serialise
-from .models import Conversation, FlowSnapshot
+from .models import Conversation, FlowSnapshot, Person
+from .page_views import all_facts
 from .tag import widget_config
+from .visitor_facts import SAMPLE_USER_AGENTS, visitor_facts
 
 PREVIEW_SECONDS = 60 * 60
+
+# The sample visitors of the preview modes: the person's fields (None: anonymous), the device and
+# the query string of the page they are on. Tokens, conditions and the audience check use them.
+SAMPLE_VISITORS = {
+    "": {"person": None, "device": "desktop", "query": ""},
+    "known": {
+        "person": {
+            "email": "ada@example.com",
+            "first_name": "Ada",
+            "last_name": "Lovelace",
+            "company": "Analytical Engines Ltd",
+            "job_title": "Founder",
+        },
+        "device": "desktop",
+        "query": "",
+    },
+    "mobile": {
+        "person": None,
+        "device": "mobile",
+        "query": "utm_source=newsletter&utm_medium=email",
+    },
+}
+PREVIEW_MODES = [
+    ("", _("Anonymous visitor")),
+    ("known", _("Known visitor (Ada Lovelace)")),
+    ("mobile", _("Phone, from the newsletter")),
+]
 
 
 def _cache():
@@ -35,10 +67,41 @@ def _conversation_key(token):
     return f"dynchat:preview:{token}:conversation"
 
 
-def preview_config(request, dialogue):
-    """The widget configuration for previewing ``dialogue`` (saved or not) to an editor."""
+def sample_visitor(request, dialogue, mode_name):
+    """``(person, facts, page)`` of a preview mode: an unsaved person (or None), the facts
+    audiences and conditions read, and the page the sample visitor is on (the dialogue's first
+    target page, or None)."""
+    sample = SAMPLE_VISITORS.get(mode_name, SAMPLE_VISITORS[""])
+    person = Person(**sample["person"]) if sample["person"] else None
+    target = next((t for t in dialogue.targets.all() if not t.exclude and t.page_id), None)
+    page = target.page.specific if target else None
+    url = (page.get_full_url(request) or "") if page else ""
+    if url and sample["query"]:
+        url = f"{url}?{sample['query']}"
+    facts = visitor_facts(
+        url=url,
+        referrer="",
+        user_agent=SAMPLE_USER_AGENTS[sample["device"]],
+        accept_language=get_language(),
+        visits=1,
+        now=timezone.now(),
+        time_zone=timezone.get_current_timezone(),
+    )
+    return person, all_facts(person, facts), page
+
+
+def preview_config(request, dialogue, mode_name="", sample=None):
+    """The widget configuration for previewing ``dialogue`` (saved or not) to an editor, talking
+    as the sample visitor of ``mode_name`` (``sample``: its :func:`sample_visitor`, if known)."""
     token = secrets.token_urlsafe(16)
-    preview = {"dialogue": dialogue.pk, "flow": dialogue.compile_flow(), "title": dialogue.title}
+    _person, facts, _page = sample or sample_visitor(request, dialogue, mode_name)
+    preview = {
+        "dialogue": dialogue.pk,
+        "flow": dialogue.compile_flow(),
+        "title": dialogue.title,
+        "person": SAMPLE_VISITORS.get(mode_name, SAMPLE_VISITORS[""])["person"],
+        "facts": facts,
+    }
     _cache().set(_flow_key(token), preview, PREVIEW_SECONDS)
     return widget_config(
         reverse("wagtail_dynchat_admin:preview_api", args=[token]),
@@ -66,7 +129,9 @@ def _load(token):
         dialogue_id=preview["dialogue"],
         snapshot=FlowSnapshot(flow=preview["flow"], title=preview["title"]),
         public_id="preview",
+        context=preview.get("facts", {}),
     )
+    conversation.preview_person = Person(**preview["person"]) if preview.get("person") else None
     stored = _cache().get(_conversation_key(token))
     for name, value in (stored or {}).items():
         setattr(conversation, name, value)
@@ -114,7 +179,12 @@ def start(request, token):
     if conversation is None:
         return _gone()
     try:
-        result = engine.start(conversation.snapshot.flow, {})
+        person = conversation.preview_person
+        result = engine.start(
+            conversation.snapshot.flow,
+            person.as_facts() if person else {},
+            facts=conversation.context,
+        )
     except engine.FlowError as error:
         return JsonResponse({"error": "invalid", "message": str(error)}, status=400)
     conversation.transcript = []
@@ -137,7 +207,9 @@ def answer(request, token, conversation_id):
             status=400,
         )
     try:
-        result = run_answer(conversation, step=step, card=card, value=value, person=None)
+        result = run_answer(
+            conversation, step=step, card=card, value=value, person=conversation.preview_person
+        )
     except ConversationError as error:
         return JsonResponse({"error": error.code, "message": error.message}, status=error.status)
     apply_result(conversation, result)

@@ -13,7 +13,7 @@ from wagtail.signals import (
 )
 
 from . import targeting
-from .models import Dialogue
+from .models import ChatSettings, Dialogue
 from .snapshots import live_snapshot
 
 
@@ -45,6 +45,13 @@ def page_tree_changed(sender, **kwargs):
 @receiver(post_save, sender=Locale)
 @receiver(post_delete, sender=Locale)
 def sites_or_locales_changed(sender, **kwargs):
+    targeting.invalidate()
+
+
+@receiver(post_save, sender=ChatSettings)
+@receiver(post_delete, sender=ChatSettings)
+def chat_settings_changed(sender, **kwargs):
+    # The switch is cached with the targeting entries, and the tag's output depends on it.
     targeting.invalidate()
 
 

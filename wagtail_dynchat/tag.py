@@ -6,6 +6,7 @@ everything per visitor happens later, in the API calls the loader makes.
 
 from functools import lru_cache
 
+from django.core.cache import caches
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.templatetags.static import static
@@ -15,7 +16,6 @@ from django.utils.translation import get_language
 
 from . import targeting
 from .conf import dynchat_settings
-from .models import ChatSettings
 
 CONFIG_ELEMENT_ID = "dynchat-config"
 
@@ -50,15 +50,30 @@ def render_tag(request, page=None, nonce=None):
     if getattr(request, "is_preview", False):
         return ""
     if getattr(page, "path", None):
-        info = targeting.page_info(page)
-        page_id, site_id = info.id, info.site_id
+        page_id = page.pk
+        enabled, candidates = _page_state(page)
     else:
-        info = page_id = None
+        page_id = None
         site_id = targeting.site_id_for_request(request)
-    if not ChatSettings.enabled_for_site_id(site_id):
+        enabled = targeting.site_enabled(site_id)
+        candidates = enabled and targeting.has_candidates(None, site_id)
+    if not enabled:
         return ""
-    candidates = targeting.has_candidates(info, site_id)
     return _tag_html(get_script_prefix(), get_language(), page_id, candidates, nonce)
+
+
+def _page_state(page):
+    """``(chat enabled on the page's site, page has candidates)``, in one cache entry: the tag
+    runs on every page render, so it reads two cache keys (this and the version) and no more."""
+    cache = caches[dynchat_settings.CACHE_ALIAS]
+    key = f"dynchat:targeting:{targeting.version()}:tag:{page.pk}"
+    state = cache.get(key)
+    if state is None:
+        info = targeting.page_info(page)
+        enabled = targeting.site_enabled(info.site_id)
+        state = (enabled, enabled and targeting.has_candidates(info))
+        cache.set(key, state, dynchat_settings.CACHE_TIMEOUT)
+    return state
 
 
 @lru_cache(maxsize=4096)

@@ -152,7 +152,19 @@ def candidates(info, url, *, site_id=None, locale_id=None):
         included = [
             d for d in rule_dialogues if verdicts[d["id"]] and d["site_id"] in (None, site_id)
         ]
-        for pk in _choose_translations(included, locale_id):
+        # A live translation in this locale counts even where its own rules leave it out: the
+        # original then does not stand in for it (as with page targets).
+        translated = [
+            {**d, "id": None, "locale_id": locale_id, "matched": False}
+            for d in included
+            if d["locale_id"] != locale_id
+            and any(
+                locale == locale_id and site in (None, site_id)
+                # .get: entries cached by an older release lack the key.
+                for locale, site in d.get("translations", ())
+            )
+        ]
+        for pk in _choose_translations(included + translated, locale_id):
             matched[pk] = next(d["priority"] for d in included if d["id"] == pk)
     return [pk for pk, _ in sorted(matched.items(), key=lambda item: (-item[1], item[0]))]
 
@@ -254,6 +266,11 @@ def _compute_url_rule_dialogues():
         .distinct()
         .prefetch_related("url_rules")
     )
+    translations = {}
+    for key, locale_id, site_id in Dialogue.objects.filter(
+        live=True, translation_key__in=queryset.values("translation_key")
+    ).values_list("translation_key", "locale_id", "site_id"):
+        translations.setdefault(str(key), []).append((locale_id, site_id))
     for dialogue in queryset:
         rules = [(rule.pattern, rule.exclude) for rule in dialogue.url_rules.all()]
         dialogues[dialogue.pk] = {
@@ -265,6 +282,8 @@ def _compute_url_rule_dialogues():
             "site_id": dialogue.site_id,
             "rules": rules,
             "includes": any(not exclude for _, exclude in rules),
+            # (locale id, site id) of every live member of its translation group.
+            "translations": translations.get(str(dialogue.translation_key), []),
         }
     return list(dialogues.values())
 
@@ -290,6 +309,23 @@ def by_slug(slug, locale_id, site_id):
         cache.set(key, members, dynchat_settings.CACHE_TIMEOUT)
     eligible = [m for m in members if m["site_id"] in (None, site_id)]
     return _choose_translations(eligible, locale_id)[:1]
+
+
+def site_enabled(site_id):
+    """Whether the chat is switched on for a site (its ChatSettings; on when never set)."""
+    if site_id is None:
+        return True
+    cache = _cache()
+    key = f"dynchat:targeting:{version()}:enabled:{site_id}"
+    enabled = cache.get(key)
+    if enabled is None:
+        from .models import ChatSettings
+
+        row = ChatSettings.objects.filter(site_id=site_id).values_list("enabled", flat=True)
+        # Reading must not create the row (BaseSiteSetting.for_site would).
+        enabled = next(iter(row), True)
+        cache.set(key, enabled, dynchat_settings.CACHE_TIMEOUT)
+    return enabled
 
 
 def site_id_for_request(request):

@@ -138,3 +138,12 @@ def visitor_facts(
     facts["visitor.weekday"] = WEEKDAYS[local.weekday()]
     facts["visitor.hour"] = local.hour
     return facts
+
+
+# A typical User-Agent per device type, for the admin's sample visitors (previews, the "which
+# dialogue" tool): they go through the same detection as real visitors.
+SAMPLE_USER_AGENTS = {
+    "desktop": "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 Chrome/126 Safari/537.36",
+    "mobile": "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148",
+    "tablet": "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X) AppleWebKit/605.1.15",
+}

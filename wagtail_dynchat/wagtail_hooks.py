@@ -1,16 +1,17 @@
 """Admin UI registration: the Dynamic Chat menu, the dialogue snippet and admin-only URLs."""
 
-from django.urls import include, path
+from django.urls import include, path, reverse
 from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
+from wagtail.admin.menu import MenuItem
 from wagtail.admin.viewsets.base import ViewSetGroup
-from wagtail.permissions import register_permission_policy
+from wagtail.permissions import policy_registry, register_permission_policy
 from wagtail.snippets.models import register_snippet
 
 from .admin import urls as admin_urls
 from .admin.conversations import ConversationPermissionPolicy, ConversationViewSet
 from .admin.dialogues import MENU_HOOK, DialogueViewSet
-from .models import Conversation
+from .models import Conversation, Dialogue
 
 # Policies must be registered before anything asks for one (Wagtail 8 creates fallbacks lazily).
 register_permission_policy(Conversation, ConversationPermissionPolicy(Conversation))
@@ -31,6 +32,23 @@ class DynchatViewSetGroup(ViewSetGroup):
 @hooks.register("register_admin_viewset")
 def register_viewsets():
     return DynchatViewSetGroup()
+
+
+class WhichDialogueMenuItem(MenuItem):
+    def is_shown(self, request):
+        policy = policy_registry.get_by_type(Dialogue)
+        return policy.user_has_any_permission(request.user, ["add", "change", "publish"])
+
+
+@hooks.register(MENU_HOOK)
+def register_which_dialogue_menu_item():
+    return WhichDialogueMenuItem(
+        _("Which dialogue shows?"),
+        reverse("wagtail_dynchat_admin:which"),
+        name="dynchat-which",
+        icon_name="search",
+        order=300,
+    )
 
 
 @hooks.register("register_admin_urls")

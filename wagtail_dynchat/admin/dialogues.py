@@ -11,6 +11,7 @@ from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 from wagtail.snippets.views.snippets import CreateView, InspectView, SnippetViewSet
 
+from .. import summaries
 from ..snippets.blueprints import BLUEPRINTS
 from ..snippets.models import Dialogue, DialogueTarget
 
@@ -95,6 +96,7 @@ class DialogueViewSet(SnippetViewSet):
     add_view_class = DialogueCreateView
     list_display = [
         "name",
+        Column("summary", label=_("Shown"), accessor=summaries.summary),
         Column("priority", label=_("Priority"), sort_key="priority"),
         LiveStatusTagColumn(),
         UpdatedAtColumn(),
@@ -116,6 +118,12 @@ class DialogueViewSet(SnippetViewSet):
         "flow",
     ]
     copy_view_enabled = True
+
+    def get_queryset(self, request):
+        # The summary column reads targets, page types and URL rules of every row.
+        return Dialogue.objects.prefetch_related(
+            "targets__page", "page_types", "url_rules"
+        ).select_related("site")
 
     def get_urlpatterns(self):
         return [*super().get_urlpatterns(), path("start/", self.choose_start_view, name="start")]

@@ -1,10 +1,12 @@
 from django.urls import path
 
 from .. import preview
+from .which import WhichDialogueView
 
 app_name = "wagtail_dynchat_admin"
 
 urlpatterns = [
+    path("which/", WhichDialogueView.as_view(), name="which"),
     path("preview/<str:token>/", preview.api_root, name="preview_api"),
     path("preview/<str:token>/bootstrap", preview.bootstrap, name="preview_bootstrap"),
     path("preview/<str:token>/conversations", preview.start, name="preview_start"),

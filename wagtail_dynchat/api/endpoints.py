@@ -48,7 +48,12 @@ def bootstrap(request, response: HttpResponse, query: Query[BootstrapQuery]):
     if visitor is not None and session:
         set_identity_cookies(request, response, visitor, session)
     view = page_view(
-        request, page_id=query.page, url=query.url, referrer=query.ref, visitor=visitor
+        request,
+        page_id=query.page,
+        url=query.url,
+        referrer=query.ref,
+        visitor=visitor,
+        session=session,
     )
     return conversations.resolve(visitor, view, slug=query.dialogue)
 
@@ -64,7 +69,12 @@ def start(request, response: HttpResponse, payload: StartIn):
     visitor, session = ensure_visitor(request)
     set_identity_cookies(request, response, visitor, session)
     view = page_view(
-        request, page_id=payload.page, url=payload.url, referrer=payload.ref, visitor=visitor
+        request,
+        page_id=payload.page,
+        url=payload.url,
+        referrer=payload.ref,
+        visitor=visitor,
+        session=session,
     )
     conversation, created = conversations.start(
         visitor,

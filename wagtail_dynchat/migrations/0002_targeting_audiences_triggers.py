@@ -98,7 +98,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='dialogue',
             name='site',
-            field=models.ForeignKey(blank=True, help_text='Limits page types and URL rules to one site. Target pages always belong to their own site.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='wagtailcore.site', verbose_name='only on site'),
+            field=models.ForeignKey(blank=True, help_text='Show the dialogue on this site only, whatever its pages, page types and URL rules say.', null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='wagtailcore.site', verbose_name='only on site'),
         ),
         migrations.AddField(
             model_name='dialogue',

@@ -33,6 +33,7 @@ from wagtail.search import index
 
 from ..blocks import AudienceBlock, FlowBlock
 from ..blocks.triggers import TriggersBlock
+from .forms import DialogueForm
 
 swapper.set_app_prefix("wagtailcore", "wagtail")
 
@@ -112,8 +113,7 @@ class Dialogue(
         related_name="+",
         verbose_name=_("only on site"),
         help_text=_(
-            "Limits page types and URL rules to one site. Target pages always belong to their "
-            "own site."
+            "Show the dialogue on this site only, whatever its pages, page types and URL rules say."
         ),
     )
     locale_fallback = models.BooleanField(
@@ -193,6 +193,8 @@ class Dialogue(
         ]
     )
 
+    base_form_class = DialogueForm
+
     search_fields = [
         index.SearchField("name"),
         index.AutocompleteField("name"),
@@ -229,6 +231,20 @@ class Dialogue(
         ):
             raise ValidationError({"slug": _("Another dialogue in this language has this slug.")})
 
+    def copy_for_translation(self, locale, exclude_fields=None):
+        """A translation starts as an unpublished draft, whatever the original's state.
+
+        Wagtail's copy keeps ``live`` and the original's live revision, so the untranslated copy
+        would be shown on pages of the new language at once, pinned to the original's flow.
+        """
+        translation = super().copy_for_translation(locale, exclude_fields=exclude_fields)
+        translation.live = False
+        translation.has_unpublished_changes = True
+        translation.live_revision = None
+        translation.first_published_at = None
+        translation.last_published_at = None
+        return translation
+
     def compile_audience(self):
         """The audience rules as the engine reads them (None: everyone)."""
         for child in self.audience:
@@ -239,16 +255,33 @@ class Dialogue(
         """The engine's JSON for this instance's flow (as held in memory, saved or not)."""
         return self.flow.stream_block.compile(self.flow, render=render)
 
+    @property
+    def preview_modes(self):
+        # Imported here: the preview module imports the models.
+        from ..preview import PREVIEW_MODES
+
+        return PREVIEW_MODES
+
     def get_preview_template(self, request, mode_name):
         return "wagtail_dynchat/preview/dialogue.html"
 
     def get_preview_context(self, request, mode_name):
-        # Imported here: the preview module imports the models.
-        from ..preview import preview_config
+        from .. import engine
+        from ..attributes import attribute_labels
+        from ..preview import preview_config, sample_visitor
         from ..tag import render_config
 
         context = super().get_preview_context(request, mode_name)
-        context["dynchat"] = render_config(preview_config(request, self))
+        sample = sample_visitor(request, self, mode_name)
+        context["dynchat"] = render_config(preview_config(request, self, mode_name, sample))
+        _person, facts, page = sample
+        audience = self.compile_audience()
+        context.update(
+            mode_label=dict(self.preview_modes).get(mode_name, ""),
+            sample_page=page,
+            audience_summary=engine.summarise(audience, attribute_labels()),
+            audience_matches=engine.evaluate(audience, facts),
+        )
         return context
 
 
