@@ -231,10 +231,17 @@ def start(visitor, session, *, dialogue_id, view, mode=Conversation.MODE_CHATBOT
     return conversation, created
 
 
-def answer(visitor, session, *, public_id, step, card, value):
-    """Answer the awaited card; returns ``(conversation, new_items)``."""
+def answer(visitor, session, *, public_id, step, card, value, mode=None):
+    """Answer the awaited card; returns ``(conversation, new_items)``.
+
+    ``mode`` is how the chat answering is shown. Until the visitor engages, the conversation
+    takes it on: a conversation first shown in an embed but answered as the chatbot follows the
+    visitor, and one shown as the chatbot but answered in an embed stays in that page.
+    """
     with transaction.atomic():
         conversation = _locked(visitor, public_id)
+        if mode and conversation.engaged_at is None:
+            conversation.mode = mode
         result = run_answer(conversation, step=step, card=card, value=value)
         if result.person_updates:
             person = _update_person(visitor, result.person_updates)

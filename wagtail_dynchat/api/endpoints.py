@@ -102,6 +102,7 @@ def answer(request, response: HttpResponse, conversation_id: str, payload: Answe
         step=payload.step,
         card=payload.card,
         value=payload.value,
+        mode=payload.mode,
     )
     return {"conversation": conversations.serialise(conversation), "items": items}
 

@@ -29,6 +29,11 @@ class StartIn(Schema):
 
 class AnswerIn(Schema):
     step: StrictInt = Field(..., ge=0, description="The conversation's `step` being answered.")
+    mode: Literal["chatbot", "popup", "inline"] | None = Field(
+        None,
+        description="How the chat answering is shown; the first answer fixes whether the "
+        "conversation follows the visitor (chatbot, pop-up) or stays in its page (inline).",
+    )
     card: CardId = Field(..., description="Id of the awaited card.")
     value: StrictInt | AnswerText | None = Field(
         None, description="Choice index for a question; text (or null to skip) for a capture."

@@ -470,6 +470,7 @@ class Chat {
         step: prev.step,
         card: prev.awaiting.card,
         value,
+        mode: this.mode, // where it is answered first decides whether it follows the visitor
       });
       if (res.status === 409) return await this.resync(); // answered elsewhere (another tab)
       if (!res.ok) return this.failed(res.status === 429 ? this.t.slow : this.t.error, focused);
