@@ -196,3 +196,24 @@ def test_preview_modes_talk_as_sample_visitors(admin_client, pages, mode, greeti
     assert started.json()["conversation"]["items"][0]["html"] == f"<p>{greeting}</p>"
     assert Dialogue.objects.get(pk=dialogue.pk).compile_audience() is None
     assert not Page.objects.filter(title="Not saved").exists()
+
+
+def test_preview_modes_offer_each_sample_visitor_on_each_target_page(admin_client, pages):
+    dialogue = make_dialogue(
+        SIMPLE_FLOW, targets=[(pages["pricing"], "page"), (pages["contact"], "page")]
+    )
+    modes = dict(dialogue.preview_modes)
+    contact = pages["contact"].pk
+    assert modes[""] == "Anonymous visitor on “Pricing”"
+    assert modes[f"known@{contact}"] == "Known visitor (Ada Lovelace) on “Contact”"
+    assert len(modes) == 6
+
+    preview_url = url("preview_on_edit", dialogue.pk)
+    data = dialogue_form(
+        SIMPLE_FLOW,
+        name=dialogue.name,
+        targets=[(pages["pricing"], "page", False), (pages["contact"], "page", False)],
+    )
+    assert admin_client.post(preview_url, data).json()["is_valid"]
+    response = admin_client.get(preview_url, {"mode": f"known@{contact}"})
+    assert "Talking as: Known visitor (Ada Lovelace) on “Contact”." in response.content.decode()

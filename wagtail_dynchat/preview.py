@@ -48,11 +48,34 @@ SAMPLE_VISITORS = {
         "query": "utm_source=newsletter&utm_medium=email",
     },
 }
-PREVIEW_MODES = [
+SAMPLE_VISITOR_LABELS = [
     ("", _("Anonymous visitor")),
     ("known", _("Known visitor (Ada Lovelace)")),
     ("mobile", _("Phone, from the newsletter")),
 ]
+# Preview modes offer each sample visitor on each of the first few target pages.
+MAX_PREVIEW_PAGES = 5
+
+
+def _target_pages(dialogue):
+    targets = [t for t in dialogue.targets.all() if not t.exclude and t.page_id]
+    return [target.page for target in targets[:MAX_PREVIEW_PAGES]]
+
+
+def preview_modes(dialogue):
+    """Wagtail preview modes: ``"<visitor>"`` on the first target page, ``"<visitor>@<page id>"``
+    on the others."""
+    pages = _target_pages(dialogue)
+    modes = []
+    for key, label in SAMPLE_VISITOR_LABELS:
+        if not pages:
+            modes.append((key, label))
+        for index, page in enumerate(pages):
+            mode = key if index == 0 else f"{key}@{page.pk}"
+            modes.append(
+                (mode, _("%(visitor)s on “%(page)s”") % {"visitor": label, "page": page.title})
+            )
+    return modes
 
 
 def _cache():
@@ -69,12 +92,14 @@ def _conversation_key(token):
 
 def sample_visitor(request, dialogue, mode_name):
     """``(person, facts, page)`` of a preview mode: an unsaved person (or None), the facts
-    audiences and conditions read, and the page the sample visitor is on (the dialogue's first
-    target page, or None)."""
-    sample = SAMPLE_VISITORS.get(mode_name, SAMPLE_VISITORS[""])
+    audiences and conditions read, and the page the sample visitor is on (a target page of the
+    dialogue, or None)."""
+    visitor_key, _at, page_id = mode_name.partition("@")
+    sample = SAMPLE_VISITORS.get(visitor_key, SAMPLE_VISITORS[""])
     person = Person(**sample["person"]) if sample["person"] else None
-    target = next((t for t in dialogue.targets.all() if not t.exclude and t.page_id), None)
-    page = target.page.specific if target else None
+    pages = _target_pages(dialogue)
+    page = next((p for p in pages if str(p.pk) == page_id), pages[0] if pages else None)
+    page = page.specific if page else None
     url = (page.get_full_url(request) or "") if page else ""
     if url and sample["query"]:
         url = f"{url}?{sample['query']}"
@@ -99,7 +124,7 @@ def preview_config(request, dialogue, mode_name="", sample=None):
         "dialogue": dialogue.pk,
         "flow": dialogue.compile_flow(),
         "title": dialogue.title,
-        "person": SAMPLE_VISITORS.get(mode_name, SAMPLE_VISITORS[""])["person"],
+        "person": SAMPLE_VISITORS.get(mode_name.partition("@")[0], SAMPLE_VISITORS[""])["person"],
         "facts": facts,
     }
     _cache().set(_flow_key(token), preview, PREVIEW_SECONDS)

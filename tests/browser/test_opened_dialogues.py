@@ -244,6 +244,7 @@ def test_page_without_chats_loads_only_the_loader_and_links_stay_links(demo_site
 # other pages; inline ones stay in the page that embeds them" (docs/api.md) then goes wrong both
 # ways round.
 
+
 def test_a_conversation_answered_in_an_embed_stays_in_its_page(demo_site, page, set_triggers):
     set_triggers("newsletter-sign-up", [("immediately", {})])
     # Shown (not answered) as the blog's chatbot first …

@@ -258,9 +258,9 @@ class Dialogue(
     @property
     def preview_modes(self):
         # Imported here: the preview module imports the models.
-        from ..preview import PREVIEW_MODES
+        from ..preview import preview_modes
 
-        return PREVIEW_MODES
+        return preview_modes(self)
 
     def get_preview_template(self, request, mode_name):
         return "wagtail_dynchat/preview/dialogue.html"
@@ -274,11 +274,10 @@ class Dialogue(
         context = super().get_preview_context(request, mode_name)
         sample = sample_visitor(request, self, mode_name)
         context["dynchat"] = render_config(preview_config(request, self, mode_name, sample))
-        _person, facts, page = sample
+        _person, facts, _page = sample
         audience = self.compile_audience()
         context.update(
             mode_label=dict(self.preview_modes).get(mode_name, ""),
-            sample_page=page,
             audience_summary=engine.summarise(audience, attribute_labels()),
             audience_matches=engine.evaluate(audience, facts),
         )
