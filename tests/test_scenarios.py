@@ -825,3 +825,23 @@ def test_pages_outside_any_site_and_unknown_pages(pages):
             )
     response = visitor._post("conversations", {"dialogue": everywhere.pk, "page": 10**9})
     assert_error(response, 404, "not_found")
+
+
+def test_a_repeating_dialogue_is_counted_once_per_visit(pages):
+    """Restarting a repeating dialogue in the same visit starts a new conversation but counts
+    triggered, engaged and completed once per visitor per visit, as the product does; a new
+    visit counts again."""
+    pricing = pages["pricing"]
+    dialogue = make(name="Again", targets=[(pricing, "page")], repeat=True)
+    visitor = Browser()
+    finish(visitor, dialogue, pricing)
+    finish(visitor, dialogue, pricing)
+    assert Conversation.objects.filter(dialogue=dialogue).count() == 2
+
+    def counted(kind):
+        return ConversationEvent.objects.filter(dialogue=dialogue, kind=kind).count()
+
+    assert (counted("triggered"), counted("engaged"), counted("completed")) == (1, 1, 1)
+    visitor.new_visit()
+    finish(visitor, dialogue, pricing)
+    assert (counted("triggered"), counted("engaged"), counted("completed")) == (2, 2, 2)

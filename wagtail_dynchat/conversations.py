@@ -359,6 +359,21 @@ def apply_result(conversation, result):
 
 def _record(conversation, session, events):
     """Append events; the once-per-session kinds are silently skipped when already counted."""
+    once = {e.kind for e in events if e.kind in ConversationEvent.ONCE_PER_SESSION}
+    if once:
+        # A repeating dialogue restarted in the same visit is a new conversation, which the
+        # database constraint (per conversation) lets through: count per visitor and dialogue.
+        counted = set(
+            ConversationEvent.objects.filter(
+                conversation__visitor_id=conversation.visitor_id,
+                dialogue_id=conversation.dialogue_id,
+                session=session,
+                kind__in=once,
+            )
+            .exclude(conversation=conversation)
+            .values_list("kind", flat=True)
+        )
+        events = [e for e in events if e.kind not in counted]
     rows = [
         ConversationEvent(
             conversation=conversation,
