@@ -203,12 +203,15 @@ print(json.dumps(statuses), flush=True)
 """
 
 
-def test_rate_limit_per_ip_is_shared_by_worker_processes(redis, monkeypatch):
+def test_rate_limit_per_ip_is_shared_by_worker_processes(redis, monkeypatch, db):
     """Two worker processes serving the same address share one budget through Redis: of ten
     simultaneous calls against a limit of six, exactly six pass, and the next call anywhere is
     refused. Other addresses are unaffected."""
     now = 60 * 28_333_334 + 15.0
     address = f"test-{uuid.uuid4().hex}"  # no clash with other runs sharing the Redis database
+    # The workers can't see the test database (SQLite's lives in this process): one bootstrap
+    # from another address puts what they need (site, locale, targeting) in the shared cache.
+    assert Client(REMOTE_ADDR=f"{address}-warm").get("/dynchat/api/bootstrap").status_code == 200
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings", "PYTHONPATH": str(ROOT)}
     workers = [
         subprocess.Popen(
