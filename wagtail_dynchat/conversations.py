@@ -14,7 +14,7 @@ from .conf import dynchat_settings
 from .models import Conversation, ConversationEvent, Dialogue, Person
 from .page_views import all_facts
 from .person_fields import COLUMN_FIELDS
-from .snapshots import live_snapshot, runtime
+from .snapshots import live_snapshot, runtime, runtime_entry
 from .visitors import identify_by_email, is_token
 
 # Events the widget reports, and the kind of transcript item they must refer to.
@@ -48,23 +48,16 @@ IMMEDIATELY = [{"type": "immediately"}]
 def dialogue_summary(dialogue_id, snapshot, triggers=None):
     """What the widget shows before the conversation starts: id, slug, title, poke teaser and
     the triggers that show it (see docs/api.md)."""
-    behaviour = snapshot.behaviour or {}
-    return {
-        "id": dialogue_id,
-        "slug": behaviour.get("slug", ""),
-        "title": snapshot.title or _("Chat with us"),
-        "teaser": engine.teaser(snapshot.flow),
-        "triggers": IMMEDIATELY if triggers is None else triggers,
-    }
+    return _summary_from_runtime(runtime_entry(dialogue_id, snapshot), triggers)
 
 
-def _summary_from_runtime(entry, triggers):
+def _summary_from_runtime(entry, triggers=None):
     return {
         "id": entry["id"],
         "slug": entry["slug"],
         "title": entry["title"] or _("Chat with us"),
         "teaser": entry["teaser"],
-        "triggers": triggers,
+        "triggers": IMMEDIATELY if triggers is None else triggers,
     }
 
 

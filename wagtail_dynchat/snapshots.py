@@ -59,10 +59,15 @@ def runtime(dialogue_ids):
     entries = {int(key.removeprefix(prefix)): value for key, value in found.items()}
     missing = [pk for pk in dialogue_ids if pk not in entries]
     if missing:
-        fresh = {}
-        for dialogue in Dialogue.objects.filter(pk__in=missing, live=True):
-            snapshot = live_snapshot(dialogue)
-            fresh[dialogue.pk] = runtime_entry(dialogue.pk, snapshot)
+        dialogues = list(Dialogue.objects.filter(pk__in=missing, live=True))
+        # One query for the snapshots that exist; live_snapshot compiles any that don't.
+        known = FlowSnapshot.objects.in_bulk(
+            [d.live_revision_id for d in dialogues], field_name="revision_id"
+        )
+        fresh = {
+            d.pk: runtime_entry(d.pk, known.get(d.live_revision_id) or live_snapshot(d))
+            for d in dialogues
+        }
         cache.set_many(
             {f"{prefix}{pk}": entry for pk, entry in fresh.items()},
             dynchat_settings.CACHE_TIMEOUT,

@@ -6,7 +6,6 @@ everything per visitor happens later, in the API calls the loader makes.
 
 from functools import lru_cache
 
-from django.core.cache import caches
 from django.core.signals import setting_changed
 from django.dispatch import receiver
 from django.templatetags.static import static
@@ -65,15 +64,13 @@ def render_tag(request, page=None, nonce=None):
 def _page_state(page):
     """``(chat enabled on the page's site, page has candidates)``, in one cache entry: the tag
     runs on every page render, so it reads two cache keys (this and the version) and no more."""
-    cache = caches[dynchat_settings.CACHE_ALIAS]
-    key = f"dynchat:targeting:{targeting.version()}:tag:{page.pk}"
-    state = cache.get(key)
-    if state is None:
+
+    def compute():
         info = targeting.page_info(page)
         enabled = targeting.site_enabled(info.site_id)
-        state = (enabled, enabled and targeting.has_candidates(info))
-        cache.set(key, state, dynchat_settings.CACHE_TIMEOUT)
-    return state
+        return (enabled, enabled and targeting.has_candidates(info))
+
+    return targeting.cached(f"tag:{page.pk}", compute)
 
 
 @lru_cache(maxsize=4096)

@@ -39,6 +39,24 @@ def version():
     return current
 
 
+_MISSING = object()
+
+
+def cached(name, compute):
+    """The value cached as ``name`` under the current version, computed on a miss.
+
+    Everything targeting reads from the database goes through here, so one version bump
+    (:func:`invalidate`) retires all of it at once.
+    """
+    cache = _cache()
+    key = f"dynchat:targeting:{version()}:{name}"
+    value = cache.get(key, _MISSING)
+    if value is _MISSING:
+        value = compute()
+        cache.set(key, value, dynchat_settings.CACHE_TIMEOUT)
+    return value
+
+
 def invalidate():
     """Forget every cached targeting entry (they are unreachable under a new version)."""
     _cache().set(VERSION_KEY, secrets.token_hex(4), None)
@@ -78,44 +96,30 @@ def page_info(page):
     )
 
 
-def page_candidates(page):
-    """``(id, priority)`` of live dialogues matching ``page`` by targets or page types."""
-    info = page if isinstance(page, PageInfo) else page_info(page)
-    cache = _cache()
-    key = f"dynchat:targeting:{version()}:page:{info.id}"
-    candidates = cache.get(key)
-    if candidates is None:
-        candidates = _compute_page_candidates(info)
-        cache.set(key, candidates, dynchat_settings.CACHE_TIMEOUT)
-    return candidates
+def page_candidates(info):
+    """``(id, priority)`` of live dialogues matching a page (a :class:`PageInfo`) by targets or
+    page types."""
+    return cached(f"page:{info.id}", lambda: _compute_page_candidates(info))
 
 
 def page_info_for_id(page_id):
     """:class:`PageInfo` for a page id, cached; None for unknown pages."""
-    cache = _cache()
-    key = f"dynchat:targeting:{version()}:page-info:{page_id}"
-    info = cache.get(key)
-    if info is None:
+
+    def compute():
         page_model = swapper.load_model("wagtailcore", "Page")
         page = (
             page_model.objects.filter(pk=page_id)
             .only("path", "url_path", "translation_key", "locale_id", "content_type_id")
             .first()
         )
-        info = page_info(page) if page else False
-        cache.set(key, info, dynchat_settings.CACHE_TIMEOUT)
-    return info or None
+        return page_info(page) if page else None
+
+    return cached(f"page-info:{page_id}", compute)
 
 
 def url_rule_dialogues():
     """Live dialogues that have URL rules, as plain dicts (cached)."""
-    cache = _cache()
-    key = f"dynchat:targeting:{version()}:url-rules"
-    dialogues = cache.get(key)
-    if dialogues is None:
-        dialogues = _compute_url_rule_dialogues()
-        cache.set(key, dialogues, dynchat_settings.CACHE_TIMEOUT)
-    return dialogues
+    return cached("url-rules", _compute_url_rule_dialogues)
 
 
 def has_candidates(info, site_id=None):
@@ -248,19 +252,12 @@ def _choose_translations(members, locale_id):
 
 
 def _default_locale_id(locale_model):
-    cache = _cache()
-    key = f"dynchat:targeting:{version()}:default-locale"
-    locale_id = cache.get(key)
-    if locale_id is None:
-        locale_id = locale_model.get_default().pk
-        cache.set(key, locale_id, dynchat_settings.CACHE_TIMEOUT)
-    return locale_id
+    return cached("default-locale", lambda: locale_model.get_default().pk)
 
 
 def _compute_url_rule_dialogues():
     from .models import Dialogue
 
-    dialogues = {}
     queryset = (
         Dialogue.objects.filter(live=True, url_rules__isnull=False)
         .distinct()
@@ -271,21 +268,24 @@ def _compute_url_rule_dialogues():
         live=True, translation_key__in=queryset.values("translation_key")
     ).values_list("translation_key", "locale_id", "site_id"):
         translations.setdefault(str(key), []).append((locale_id, site_id))
+    dialogues = []
     for dialogue in queryset:
         rules = [(rule.pattern, rule.exclude) for rule in dialogue.url_rules.all()]
-        dialogues[dialogue.pk] = {
-            "id": dialogue.pk,
-            "translation_key": str(dialogue.translation_key),
-            "locale_id": dialogue.locale_id,
-            "locale_fallback": dialogue.locale_fallback,
-            "priority": dialogue.priority,
-            "site_id": dialogue.site_id,
-            "rules": rules,
-            "includes": any(not exclude for _, exclude in rules),
-            # (locale id, site id) of every live member of its translation group.
-            "translations": translations.get(str(dialogue.translation_key), []),
-        }
-    return list(dialogues.values())
+        dialogues.append(
+            {
+                "id": dialogue.pk,
+                "translation_key": str(dialogue.translation_key),
+                "locale_id": dialogue.locale_id,
+                "locale_fallback": dialogue.locale_fallback,
+                "priority": dialogue.priority,
+                "site_id": dialogue.site_id,
+                "rules": rules,
+                "includes": any(not exclude for _, exclude in rules),
+                # (locale id, site id) of every live member of its translation group.
+                "translations": translations.get(str(dialogue.translation_key), []),
+            }
+        )
+    return dialogues
 
 
 def by_slug(slug, locale_id, site_id):
@@ -294,19 +294,18 @@ def by_slug(slug, locale_id, site_id):
     Explicitly opened dialogues skip page targeting, but not their site, nor the choice of the
     translation for the page's locale.
     """
-    cache = _cache()
-    key = f"dynchat:targeting:{version()}:slug:{slug}"
-    members = cache.get(key)
-    if members is None:
+
+    def compute():
         from .models import Dialogue
 
         translation_keys = Dialogue.objects.filter(slug=slug, live=True).values("translation_key")
-        members = list(
+        return list(
             Dialogue.objects.filter(live=True, translation_key__in=translation_keys).values(
                 "id", "translation_key", "locale_id", "site_id", "locale_fallback", "slug"
             )
         )
-        cache.set(key, members, dynchat_settings.CACHE_TIMEOUT)
+
+    members = cached(f"slug:{slug}", compute)
     eligible = [m for m in members if m["site_id"] in (None, site_id)]
     return _choose_translations(eligible, locale_id)[:1]
 
@@ -315,43 +314,34 @@ def site_enabled(site_id):
     """Whether the chat is switched on for a site (its ChatSettings; on when never set)."""
     if site_id is None:
         return True
-    cache = _cache()
-    key = f"dynchat:targeting:{version()}:enabled:{site_id}"
-    enabled = cache.get(key)
-    if enabled is None:
+
+    def compute():
         from .models import ChatSettings
 
         row = ChatSettings.objects.filter(site_id=site_id).values_list("enabled", flat=True)
         # Reading must not create the row (BaseSiteSetting.for_site would).
-        enabled = next(iter(row), True)
-        cache.set(key, enabled, dynchat_settings.CACHE_TIMEOUT)
-    return enabled
+        return next(iter(row), True)
+
+    return cached(f"enabled:{site_id}", compute)
 
 
 def site_id_for_request(request):
     """The Wagtail site a request is for (cached per host), or None."""
     from wagtail.models import Site
 
-    host = request.get_host().lower()
-    cache = _cache()
-    key = f"dynchat:targeting:{version()}:host:{host}"
-    site_id = cache.get(key)
-    if site_id is None:
+    def compute():
         site = Site.find_for_request(request)
-        site_id = site.pk if site else 0
-        cache.set(key, site_id, dynchat_settings.CACHE_TIMEOUT)
-    return site_id or None
+        return site.pk if site else None
+
+    return cached(f"host:{request.get_host().lower()}", compute)
 
 
 def locale_id_for_language(language_code):
     """The id of the Wagtail locale for a language code (cached), or the default locale's."""
     from wagtail.models import Locale
 
-    cache = _cache()
-    key = f"dynchat:targeting:{version()}:language:{language_code}"
-    locale_id = cache.get(key)
-    if locale_id is None:
+    def compute():
         locale = Locale.objects.filter(language_code=language_code).first()
-        locale_id = locale.pk if locale else _default_locale_id(Locale)
-        cache.set(key, locale_id, dynchat_settings.CACHE_TIMEOUT)
-    return locale_id
+        return locale.pk if locale else _default_locale_id(Locale)
+
+    return cached(f"language:{language_code}", compute)
