@@ -43,3 +43,14 @@ bench: $(INSTALLED)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache example_site/db.sqlite3
+
+# Regenerate the gettext catalogues from the package's sources and compile them; commit both the
+# .po and the .mo files. makemessages merges, so existing translations are kept (a changed source
+# text comes back marked fuzzy, for review). No settings module: extracting and compiling need
+# none, so the package is never imported and half-finished code elsewhere cannot break this.
+MESSAGES := cd wagtail_dynchat && env -u DJANGO_SETTINGS_MODULE $(abspath $(BIN))/python -m django
+.PHONY: messages
+messages: $(INSTALLED)
+	$(MESSAGES) makemessages -l de -l fr -l es -l en --no-obsolete --add-location file \
+		--ignore "static/*"
+	$(MESSAGES) compilemessages

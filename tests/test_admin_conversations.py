@@ -90,6 +90,31 @@ def test_filters_by_status_and_dialogue(admin_client, conversations):
     assert ids(dialogue=ada.dialogue_id, status="active") == set()
 
 
+def test_a_dialogue_filter_counts_its_translations_together(admin_client, conversations):
+    from wagtail.models import Locale
+
+    ada, bob = conversations["ada"], conversations["bob"]
+    german = Locale.objects.create(language_code="de")
+    translation = bob.dialogue.copy_for_translation(german)
+    translation.save()
+    translation.save_revision().publish()
+    translation.refresh_from_db()
+    carl = Conversation.objects.create(
+        dialogue=translation,
+        snapshot=bob.snapshot,
+        visitor=bob.visitor,
+        person=bob.person,
+    )
+
+    response = admin_client.get(url("index"), {"dialogue": bob.dialogue_id})
+    assert {obj.pk for obj in response.context["object_list"]} == {bob.pk, carl.pk}
+    # Only source dialogues are offered: the German copy is not a choice of its own.
+    choices = response.context["filters"].form.fields["dialogue"].queryset
+    assert set(choices) == {ada.dialogue, bob.dialogue}
+    soup = WagtailTestUtils.get_soup(response.content)
+    assert "German" in soup.select_one("tbody").get_text()
+
+
 def test_search_by_email(admin_client, conversations):
     response = admin_client.get(url("index"), {"q": "ada@example"})
     assert response.status_code == 200

@@ -17,15 +17,20 @@ def test_bootstrap_offers_the_dialogue_without_creating_anything(simple_dialogue
     behind: crawlers and one-page visits cost nothing."""
     response = Client().get(API + "bootstrap", {"page": pages["pricing"].pk, "url": "/pricing/"})
     assert response.status_code == 200
-    assert response.json() == {
+    body = response.json()
+    assert body["setup"]["lang"] == "en"
+    assert {**body, "setup": None} == {
         "dialogue": {
             "id": simple_dialogue.pk,
             "slug": "",
             "title": "Chat with us",
             "teaser": None,
             "triggers": [{"type": "immediately"}],
+            "lang": "en",
         },
         "conversation": None,
+        "setup": None,
+        "consent": None,
     }
     assert not response.cookies
     assert Visitor.objects.count() == 0
@@ -34,7 +39,7 @@ def test_bootstrap_offers_the_dialogue_without_creating_anything(simple_dialogue
 
 def test_bootstrap_without_a_candidate_offers_nothing(simple_dialogue, pages):
     """Pages without a targeted dialogue, unknown pages and calls without a page get nulls."""
-    nothing = {"dialogue": None, "conversation": None}
+    nothing = {"dialogue": None, "conversation": None, "setup": None, "consent": None}
     browser = Client()
     for query in ({"page": pages["contact"].pk}, {"page": 999_999}, {}):
         response = browser.get(API + "bootstrap", query)
@@ -53,6 +58,7 @@ def test_bootstrap_shows_the_poke_teaser_and_title(pages):
         "title": "Book a demo",
         "teaser": "Hi there! Would you like to see it in action?",
         "triggers": [{"type": "immediately"}],
+        "lang": "en",
     }
 
 
@@ -112,7 +118,16 @@ def test_conversation_object_has_the_documented_shape(chat, simple_dialogue, pag
     response = chat.start(simple_dialogue, pages["pricing"])
     assert set(response.json()) == {"conversation"}
     conversation = response.json()["conversation"]
-    assert set(conversation) == {"id", "dialogue", "status", "step", "items", "awaiting"}
+    assert set(conversation) == {
+        "id",
+        "dialogue",
+        "status",
+        "step",
+        "items",
+        "awaiting",
+        "started",
+    }
+    assert conversation["started"] == Conversation.objects.get().started_at.isoformat()
     assert len(conversation["id"]) == 22
     assert conversation["dialogue"] == {
         "id": simple_dialogue.pk,
@@ -120,6 +135,7 @@ def test_conversation_object_has_the_documented_shape(chat, simple_dialogue, pag
         "title": "Chat with us",
         "teaser": None,
         "triggers": [{"type": "immediately"}],
+        "lang": "en",
     }
     assert conversation["status"] == "active"
     assert conversation["step"] == 0

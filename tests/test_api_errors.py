@@ -740,6 +740,7 @@ def test_openapi_document_lists_the_operations(db):
         ("/dynchat/api/conversations/{conversation_id}/answers", "post"),
         ("/dynchat/api/conversations/{conversation_id}/events", "post"),
         ("/dynchat/api/conversations/{conversation_id}/close", "post"),
+        ("/dynchat/api/consent", "post"),
     }
     for operation in operations.values():
         assert operation["summary"]

@@ -90,6 +90,8 @@ def test_preview_on_add_renders_the_widget_for_the_unsaved_dialogue(admin_client
     assert config["page"] is None
     assert config["csrf"]
     assert config["api"].startswith("/admin/dynchat/preview/")
+    setup = config["bootstrap"].pop("setup")
+    assert (setup["lang"], setup["strings"]["send"]) == ("en", "Send")
     assert config["bootstrap"] == {
         "dialogue": {
             "id": None,
@@ -97,6 +99,7 @@ def test_preview_on_add_renders_the_widget_for_the_unsaved_dialogue(admin_client
             "title": "Ask us",
             "teaser": None,
             "triggers": [{"type": "immediately"}],
+            "lang": None,
         },
         "conversation": None,
     }
@@ -127,6 +130,7 @@ def test_preview_on_edit_shows_the_unsaved_changes(admin_client):
         "title": "Unsaved",
         "teaser": "Seen the new flow?",
         "triggers": [{"type": "immediately"}],
+        "lang": None,
     }
     dialogue.refresh_from_db()
     assert dialogue.title == "Saved title"

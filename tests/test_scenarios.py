@@ -39,7 +39,8 @@ from wagtail_dynchat.snippets.blueprints import with_block_ids
 from .conftest import SIMPLE_FLOW, ChatClient, branch, message, question
 from .test_api_errors import API, assert_error
 
-NOTHING = {"dialogue": None, "conversation": None}
+# What bootstrap answers when no dialogue applies.
+NOTHING = {"dialogue": None, "conversation": None, "setup": None, "consent": None}
 IMMEDIATELY = [{"type": "immediately"}]
 
 

@@ -8,6 +8,7 @@ from django.test import RequestFactory, override_settings
 from wagtail.models import Page
 
 from tests.conftest import SIMPLE_FLOW, make_dialogue
+from wagtail_dynchat.tag import render_tag
 
 
 def render(page=None, request=None, template="{% load dynchat %}{% dynchat %}"):
@@ -62,6 +63,17 @@ def test_warm_cache_adds_no_queries(pages, django_assert_num_queries):
 def test_nonce_is_passed_to_the_loader(pages):
     html = render(template='{% load dynchat %}{% dynchat nonce="abc123" %}')
     assert '<script type="module" src="/static/wagtail_dynchat/loader.js" nonce="abc123">' in html
+
+
+def test_each_response_gets_its_own_nonce(pages):
+    first = render(template='{% load dynchat %}{% dynchat nonce="first" %}')
+    second = render(template='{% load dynchat %}{% dynchat nonce="second" %}')
+    assert 'nonce="first"' in first and 'nonce="second"' in second
+    assert "first" not in second
+    assert config_of(first) == config_of(second)
+    # A nonce can't smuggle markup in.
+    evil = render_tag(RequestFactory().get("/"), None, '"><script>alert(1)</script>')
+    assert "<script>alert" not in evil and "&quot;&gt;&lt;script&gt;" in evil
 
 
 def test_page_previews_render_nothing(pages):

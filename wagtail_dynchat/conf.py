@@ -28,6 +28,9 @@ DEFAULTS = {
     "VISITOR_COOKIE_AGE": 365 * 24 * 60 * 60,
     "SESSION_COOKIE": "dynchat_sid",
     "SESSION_IDLE_SECONDS": 30 * 60,
+    # Where a visitor's "yes" is kept on sites that ask for consent first (ChatSettings).
+    "CONSENT_COOKIE": "dynchat_consent",
+    "CONSENT_COOKIE_AGE": 365 * 24 * 60 * 60,
     # Origins (scheme://host[:port]) allowed to call the API besides the request's own host.
     "ALLOWED_ORIGINS": [],
     # Time zone of "local weekday" and "local hour" in audiences; None uses settings.TIME_ZONE.

@@ -6,7 +6,7 @@ conversation row locked so that two tabs or a double click cannot record an answ
 """
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from . import engine, targeting
@@ -14,6 +14,7 @@ from .conf import dynchat_settings
 from .models import Conversation, ConversationEvent, Dialogue, Person
 from .page_views import all_facts
 from .person_fields import COLUMN_FIELDS
+from .privacy import policy
 from .snapshots import live_snapshot, runtime, runtime_entry
 from .visitors import identify_by_email, is_token
 
@@ -58,6 +59,7 @@ def _summary_from_runtime(entry, triggers=None):
         "title": entry["title"] or _("Chat with us"),
         "teaser": entry["teaser"],
         "triggers": IMMEDIATELY if triggers is None else triggers,
+        "lang": entry.get("lang"),
     }
 
 
@@ -70,6 +72,7 @@ def serialise(conversation):
         "step": conversation.state.get("step", 0),
         "items": conversation.transcript,
         "awaiting": conversation.awaiting,
+        "started": conversation.started_at.isoformat() if conversation.started_at else None,
     }
 
 
@@ -264,16 +267,22 @@ def run_answer(conversation, *, step, card, value, person=_CONVERSATION_PERSON):
         raise Conflict(_("This answer was already received."))
     if person is _CONVERSATION_PERSON:
         person = conversation.person
+    rules = policy(conversation.site_id)
+    # Retry messages speak the language of the page the conversation started on.
+    language = conversation.context.get("page.language") or translation.get_language()
     try:
-        return engine.answer(
-            conversation.snapshot.flow,
-            conversation.state,
-            card,
-            value,
-            person.as_facts() if person is not None else {},
-            facts=all_facts(person, conversation.context),
-            max_text_length=dynchat_settings.MAX_ANSWER_LENGTH,
-        )
+        with translation.override(language):
+            return engine.answer(
+                conversation.snapshot.flow,
+                conversation.state,
+                card,
+                value,
+                person.as_facts() if person is not None else {},
+                facts=all_facts(person, conversation.context),
+                blocked_email_domains=rules.blocked_email_domains,
+                blocked_email_message=rules.blocked_email_message,
+                max_text_length=dynchat_settings.MAX_ANSWER_LENGTH,
+            )
     except engine.NotAwaited:
         raise Conflict(_("This question is not waiting for an answer.")) from None
     except engine.InvalidAnswer as error:

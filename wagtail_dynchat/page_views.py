@@ -6,10 +6,11 @@ test (referrer, UTM parameters, device, language, visits, local time).
 """
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.utils import timezone
-from django.utils.translation import get_language
+from django.utils.translation import get_language, get_language_from_path
 
 from . import targeting
 from .attributes import person_facts
@@ -23,8 +24,10 @@ class PageView:
     site_id: int | None
     locale_id: int | None
     url: str
-    # Visitor facts of this request ("visitor.*"), without the person's.
+    # Visitor facts of this request ("visitor.*", "page.language"), without the person's.
     facts: dict = field(default_factory=dict)
+    # The language the chat speaks on this page (system texts, validation messages).
+    language: str = ""
 
     @property
     def page_id(self):
@@ -39,9 +42,11 @@ def page_view(request, *, page_id, url, referrer, visitor, session=None):
     info = targeting.page_info_for_id(page_id) if page_id else None
     if info is not None:
         site_id, locale_id = info.site_id, info.locale_id
+        language = targeting.language_for_locale(locale_id) or get_language()
     else:
         site_id = targeting.site_id_for_request(request)
-        locale_id = targeting.locale_id_for_language(get_language())
+        language = url_language(url)
+        locale_id = targeting.locale_id_for_language(language)
     facts = visitor_facts(
         url=url,
         referrer=referrer,
@@ -53,7 +58,27 @@ def page_view(request, *, page_id, url, referrer, visitor, session=None):
         # as UTC instead of failing every request.
         time_zone=dynchat_settings.TIME_ZONE or settings.TIME_ZONE,
     )
-    return PageView(info, site_id, locale_id, url, facts)
+    facts["page.language"] = language
+    return PageView(info, site_id, locale_id, url, facts, language)
+
+
+def site_of(request, page_id):
+    """The site of the page an API call names, else of the request's host (both cached)."""
+    info = targeting.page_info_for_id(page_id) if page_id else None
+    return info.site_id if info is not None else targeting.site_id_for_request(request)
+
+
+def url_language(url):
+    """The language of an address outside the page tree: its ``i18n_patterns`` prefix, if any.
+
+    The API's own request carries no language (the loader sends none, to stay small), so the
+    page's address is the best witness; without a prefix the site's default language applies.
+    """
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        path = ""
+    return get_language_from_path(path) or settings.LANGUAGE_CODE
 
 
 def visit_count(visitor, session):

@@ -17,13 +17,14 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_GET, require_POST
 
-from . import engine
+from . import engine, targeting
 from .conf import dynchat_settings
 from .conversations import ConversationError, apply_result, dialogue_summary, run_answer, serialise
 from .models import Conversation, FlowSnapshot, Person
 from .page_views import all_facts
 from .tag import widget_config
 from .visitor_facts import SAMPLE_USER_AGENTS, visitor_facts
+from .widget_setup import widget_setup
 
 PREVIEW_SECONDS = 60 * 60
 
@@ -119,13 +120,18 @@ def preview_config(request, dialogue, mode_name="", sample=None):
     """The widget configuration for previewing ``dialogue`` (saved or not) to an editor, talking
     as the sample visitor of ``mode_name`` (``sample``: its :func:`sample_visitor`, if known)."""
     token = secrets.token_urlsafe(16)
-    _person, facts, _page = sample or sample_visitor(request, dialogue, mode_name)
+    _person, facts, page = sample or sample_visitor(request, dialogue, mode_name)
+    # Editors see the chat as visitors will: branded for the site, speaking the page's language.
+    site_id = dialogue.site_id or (targeting.page_info(page).site_id if page else None)
+    language = dialogue.locale.language_code if dialogue.locale_id else get_language()
     preview = {
         "dialogue": dialogue.pk,
         "flow": dialogue.compile_flow(),
         "title": dialogue.title,
         "person": SAMPLE_VISITORS.get(mode_name.partition("@")[0], SAMPLE_VISITORS[""])["person"],
-        "facts": facts,
+        "facts": {**facts, "page.language": language},
+        # The site's blocked e-mail domains apply in previews too.
+        "site": site_id,
     }
     _cache().set(_flow_key(token), preview, PREVIEW_SECONDS)
     return widget_config(
@@ -134,7 +140,11 @@ def preview_config(request, dialogue, mode_name="", sample=None):
         candidates=True,
         preview=True,
         csrf=get_token(request),
-        bootstrap={"dialogue": _summary(preview), "conversation": None},
+        bootstrap={
+            "dialogue": _summary(preview),
+            "conversation": None,
+            "setup": widget_setup(site_id, language),
+        },
     )
 
 
@@ -155,6 +165,7 @@ def _load(token):
         snapshot=FlowSnapshot(flow=preview["flow"], title=preview["title"]),
         public_id="preview",
         context=preview.get("facts", {}),
+        site_id=preview.get("site"),
     )
     conversation.preview_person = Person(**preview["person"]) if preview.get("person") else None
     stored = _cache().get(_conversation_key(token))

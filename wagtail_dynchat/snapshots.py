@@ -16,6 +16,8 @@ def behaviour_of(dialogue):
         "triggers": dialogue.triggers.stream_block.compile(dialogue.triggers),
         "audience": dialogue.compile_audience(),
         "repeat": dialogue.repeat,
+        # The language its content is written in (a fallback may show it on another locale's page).
+        "lang": dialogue.locale.language_code if dialogue.locale_id else None,
     }
 
 
@@ -88,4 +90,5 @@ def runtime_entry(dialogue_id, snapshot):
         "triggers": behaviour.get("triggers", [{"type": "immediately"}]),
         "audience": behaviour.get("audience"),
         "repeat": bool(behaviour.get("repeat")),
+        "lang": behaviour.get("lang"),
     }

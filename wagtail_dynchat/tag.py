@@ -15,6 +15,8 @@ from django.utils.translation import get_language
 
 from . import targeting
 from .conf import dynchat_settings
+from .consent import may_ask
+from .privacy import host_allowed, policy
 
 CONFIG_ELEMENT_ID = "dynchat-config"
 
@@ -32,10 +34,14 @@ def widget_config(api_url, *, lang=None, **extra):
 
 def render_config(config, nonce=None):
     """The configuration as a JSON element, followed by the loader module."""
+    return _render(json_script(config, CONFIG_ELEMENT_ID), nonce)
+
+
+def _render(config_html, nonce):
     nonce_attr = format_html(' nonce="{}"', nonce) if nonce else ""
     return format_html(
         '{}<script type="module" src="{}"{}></script>',
-        json_script(config, CONFIG_ELEMENT_ID),
+        config_html,
         static("wagtail_dynchat/loader.js"),
         nonce_attr,
     )
@@ -50,40 +56,53 @@ def render_tag(request, page=None, nonce=None):
         return ""
     if getattr(page, "path", None):
         page_id = page.pk
-        enabled, candidates = _page_state(page)
+        enabled, candidates, allowed_domains, ask = _page_state(page)
     else:
         page_id = None
         site_id = targeting.site_id_for_request(request)
         enabled = targeting.site_enabled(site_id)
         candidates = enabled and targeting.has_candidates(None, site_id)
+        rules = policy(site_id)
+        allowed_domains, ask = rules.allowed_domains, may_ask(rules)
     if not enabled:
         return ""
-    return _tag_html(get_script_prefix(), get_language(), page_id, candidates, nonce)
+    # A host the site does not list (a staging copy, another name of the site) gets no chat.
+    if allowed_domains and not host_allowed(request.get_host(), allowed_domains):
+        return ""
+    config_html = _config_html(get_script_prefix(), get_language(), page_id, candidates, ask)
+    # The nonce changes with every response, so it stays out of the cached part.
+    return _render(config_html, nonce)
 
 
 def _page_state(page):
-    """``(chat enabled on the page's site, page has candidates)``, in one cache entry: the tag
-    runs on every page render, so it reads two cache keys (this and the version) and no more."""
+    """``(chat enabled, page has candidates, allowed domains, may ask for consent)`` for a page,
+    in one cache entry: the tag runs on every page render, so it reads two cache keys (this and
+    the version) and no more."""
 
     def compute():
         info = targeting.page_info(page)
-        enabled = targeting.site_enabled(info.site_id)
-        return (enabled, enabled and targeting.has_candidates(info))
+        if not targeting.site_enabled(info.site_id):
+            return (False, False, (), False)
+        rules = policy(info.site_id)
+        return (True, targeting.has_candidates(info), rules.allowed_domains, may_ask(rules))
 
     return targeting.cached(f"tag:{page.pk}", compute)
 
 
 @lru_cache(maxsize=4096)
-def _tag_html(script_prefix, lang, page_id, candidates, nonce):
+def _config_html(script_prefix, lang, page_id, candidates, ask):
     # The output is a pure function of these arguments; reversing URLs, resolving static files
     # and serialising JSON on every page render would cost more than the rest of the tag.
-    config = widget_config(
-        reverse("wagtail_dynchat_api:api-root"), lang=lang, page=page_id, candidates=candidates
-    )
-    return render_config(config, nonce)
+    extra = {"page": page_id, "candidates": candidates}
+    if ask:
+        # The loader then writes nothing to the browser's storage before a bootstrap answer
+        # says that the visitor has consented (docs/api.md).
+        extra["consent"] = True
+    config = widget_config(reverse("wagtail_dynchat_api:api-root"), lang=lang, **extra)
+    return json_script(config, CONFIG_ELEMENT_ID)
 
 
 @receiver(setting_changed)
 def _forget_rendered_tags(**kwargs):
     # Static and URL settings shape the output (override_settings in tests, mostly).
-    _tag_html.cache_clear()
+    _config_html.cache_clear()

@@ -345,3 +345,13 @@ def locale_id_for_language(language_code):
         return locale.pk if locale else _default_locale_id(Locale)
 
     return cached(f"language:{language_code}", compute)
+
+
+def language_for_locale(locale_id):
+    """The language code of a Wagtail locale (cached), or None when it no longer exists."""
+    from wagtail.models import Locale
+
+    def compute():
+        return Locale.objects.filter(pk=locale_id).values_list("language_code", flat=True).first()
+
+    return cached(f"locale:{locale_id}", compute)

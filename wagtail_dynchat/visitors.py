@@ -76,6 +76,12 @@ def set_identity_cookies(request, response, visitor, session):
     )
 
 
+def delete_identity_cookies(response):
+    """Make the browser forget both identity cookies (a visitor who withdrew consent)."""
+    for name in (dynchat_settings.VISITOR_COOKIE, dynchat_settings.SESSION_COOKIE):
+        response.delete_cookie(name, path="/", samesite="Lax")
+
+
 def identify_by_email(visitor, email):
     """Make ``visitor`` belong to the person who owns ``email`` and return that person.
 

@@ -6,24 +6,13 @@ from axe_playwright_python.sync_playwright import Axe
 
 from wagtail_dynchat.models import Conversation, Dialogue, Visitor
 
+from .conftest import focused, tab_to
+
 pytestmark = pytest.mark.browser
 
 INLINE = "[data-dynchat-inline] > .dynchat[data-dynchat-mode=inline]"
 POPUP = ".dynchat[data-dynchat-mode=popup]"
 CHATBOT = ".dynchat[data-dynchat-mode=chatbot]"
-
-
-def tab_to(page, selector, limit=80):
-    """Press Tab until ``selector`` has focus, as a keyboard-only visitor would."""
-    for _ in range(limit):
-        if focused(page, selector):
-            return
-        page.keyboard.press("Tab")
-    raise AssertionError(f"{selector} never received focus by Tab")
-
-
-def focused(page, selector):
-    return page.evaluate("(s) => document.activeElement?.matches(s) ?? false", selector)
 
 
 def wait_for_focus_within(page, selector):

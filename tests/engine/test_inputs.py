@@ -43,6 +43,21 @@ def test_email_blocked_domains_and_their_subdomains(raw):
     assert outcome == Rejected("blocked_domain", "Please use your work e-mail address.")
 
 
+def test_blocked_email_message_of_the_site_wins_for_blocked_domains_only():
+    card = {**capture("c", "email"), "retry": "Check the address, please."}
+    options = {"blocked_email_domains": ["gmail.com"], "blocked_email_message": "No free mail."}
+    assert check_capture(card, "ann@gmail.com", **options) == Rejected(
+        "blocked_domain", "No free mail."
+    )
+    assert check_capture(card, "ann@", **options) == Rejected(
+        "invalid", "Check the address, please."
+    )
+    # Without a site message the card's own retry text still applies.
+    assert check_capture(card, "ann@gmail.com", blocked_email_domains=["gmail.com"]) == Rejected(
+        "blocked_domain", "Check the address, please."
+    )
+
+
 def test_email_blocked_domain_is_not_a_suffix_match():
     outcome = check_capture(
         capture("c", "email"), "ann@notgmail.com", blocked_email_domains=["gmail.com"]

@@ -1,17 +1,23 @@
 """The visitor API's operations. Thin: validate, identify, call a service, answer."""
 
 from django.http import HttpResponse
+from django.utils import translation
+from django.utils.translation import gettext as _
 from ninja import Field, Query, Router, Schema, Status
 from ninja.decorators import decorate_view
 
 from .. import conversations
-from ..page_views import page_view
+from ..consent import consent_needed, record_answer
+from ..page_views import page_view, site_of
+from ..privacy import policy
 from ..visitors import current_session, ensure_visitor, find_visitor, set_identity_cookies
+from ..widget_setup import widget_setup
 from .guards import guarded
 from .schemas import (
     AnswerIn,
     AnswerOut,
     BootstrapOut,
+    ConsentIn,
     ConversationEnvelope,
     ErrorOut,
     EventIn,
@@ -42,9 +48,11 @@ class BootstrapQuery(Schema):
 )
 @decorate_view(guarded)
 def bootstrap(request, response: HttpResponse, query: Query[BootstrapQuery]):
-    # Reading never creates a visitor: crawlers and one-page visits leave no rows behind.
-    visitor = find_visitor(request)
-    session = current_session(request)
+    # Reading never creates a visitor: crawlers and one-page visits leave no rows behind. Before
+    # consent the visitor is not even looked up: the answer is what anybody would get.
+    asking = consent_needed(request, site_of(request, query.page))
+    visitor = None if asking else find_visitor(request)
+    session = None if asking else current_session(request)
     if visitor is not None and session:
         set_identity_cookies(request, response, visitor, session)
     view = page_view(
@@ -55,7 +63,25 @@ def bootstrap(request, response: HttpResponse, query: Query[BootstrapQuery]):
         visitor=visitor,
         session=session,
     )
-    return conversations.resolve(visitor, view, slug=query.dialogue)
+    with translation.override(view.language):
+        answer = conversations.resolve(visitor, view, slug=query.dialogue)
+    if answer["dialogue"] is not None:
+        answer = {**answer, "setup": widget_setup(view.site_id, view.language)}
+        if asking:
+            answer["consent"] = {"text": policy(view.site_id).consent_text}
+    return answer
+
+
+@router.post(
+    "consent",
+    response={204: None, **ERRORS},
+    throttle=[PerIPThrottle()],
+    summary="Accept, refuse or withdraw consent to the chat storing anything",
+)
+@decorate_view(guarded)
+def consent(request, response: HttpResponse, payload: ConsentIn):
+    record_answer(request, response, payload.accept)
+    return Status(204, None)
 
 
 @router.post(
@@ -66,6 +92,7 @@ def bootstrap(request, response: HttpResponse, query: Query[BootstrapQuery]):
 )
 @decorate_view(guarded)
 def start(request, response: HttpResponse, payload: StartIn):
+    _require_consent(request, payload.page)
     visitor, session = ensure_visitor(request)
     set_identity_cookies(request, response, visitor, session)
     view = page_view(
@@ -76,13 +103,14 @@ def start(request, response: HttpResponse, payload: StartIn):
         visitor=visitor,
         session=session,
     )
-    conversation, created = conversations.start(
-        visitor,
-        session,
-        dialogue_id=payload.dialogue,
-        view=view,
-        mode=payload.mode,
-    )
+    with translation.override(view.language):
+        conversation, created = conversations.start(
+            visitor,
+            session,
+            dialogue_id=payload.dialogue,
+            view=view,
+            mode=payload.mode,
+        )
     return Status(201 if created else 200, {"conversation": conversations.serialise(conversation)})
 
 
@@ -135,11 +163,22 @@ def close(request, response: HttpResponse, conversation_id: str):
     return Status(204, None)
 
 
+class ConsentRequired(conversations.ConversationError):
+    status = 403
+    code = "consent_required"
+
+
+def _require_consent(request, page_id):
+    if consent_needed(request, site_of(request, page_id)):
+        raise ConsentRequired(_("Please accept the chat's use of cookies first."))
+
+
 def _identified(request, response):
     """The visitor of a conversation call, with its visit refreshed.
 
     A request without a visitor cookie cannot own any conversation; the service answers 404.
     """
+    _require_consent(request, None)
     visitor = find_visitor(request)
     if visitor is None:
         return None, ""

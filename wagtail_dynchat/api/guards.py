@@ -5,7 +5,9 @@ from urllib.parse import urlsplit
 
 from django.utils.translation import gettext as _
 
+from .. import targeting
 from ..conf import dynchat_settings
+from ..privacy import host_allowed, policy
 from .errors import error_response
 
 
@@ -20,8 +22,24 @@ def _origin_allowed(request, origin):
     return bool(parts.netloc) and parts.netloc == request.get_host()
 
 
+def _foreign_host(request, origin):
+    """The first host of the call (its own, its Origin, its Referer) the site's allowed domains
+    do not list, or None. A scraped copy of a page calls from its own origin and is refused."""
+    allowed = policy(targeting.site_id_for_request(request)).allowed_domains
+    if not allowed:
+        return None
+    hosts = [request.get_host()]
+    for address in (origin, request.headers.get("Referer")):
+        try:
+            hosts.append(urlsplit(address or "").hostname)
+        except ValueError:
+            hosts.append(address)
+    return next((host for host in hosts if host and not host_allowed(host, allowed)), None)
+
+
 def guarded(run):
-    """Wrap an operation: switch, origin, content type and body size, answering 4xx JSON.
+    """Wrap an operation: switch, origin, allowed domains, content type and body size, answering
+    4xx JSON.
 
     Browsers send ``Origin`` with every POST, so a foreign page cannot post on a visitor's
     behalf; requiring JSON forces a CORS preflight for cross-site scripts as well.
@@ -37,6 +55,13 @@ def guarded(run):
                 403,
                 "forbidden_origin",
                 _("Requests from %(origin)s are not allowed.") % {"origin": origin[:200]},
+            )
+        foreign = _foreign_host(request, origin)
+        if foreign:
+            return error_response(
+                403,
+                "forbidden_domain",
+                _("The chat is not available on %(host)s.") % {"host": foreign[:200]},
             )
         if request.method == "POST":
             limit = dynchat_settings.MAX_BODY_BYTES

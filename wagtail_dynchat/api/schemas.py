@@ -65,6 +65,7 @@ class DialogueOut(Schema):
     teaser: str | None
     # {"type": …} plus the type's own fields; see docs/api.md.
     triggers: list[dict]
+    lang: str | None = Field(None, description="Language of the dialogue's content.")
 
 
 class AwaitingOut(Schema):
@@ -79,11 +80,33 @@ class ConversationOut(Schema):
     step: int
     items: list[dict]
     awaiting: AwaitingOut | None
+    started: str | None = Field(None, description="When it started (ISO 8601, UTC).")
+
+
+class SetupOut(Schema):
+    lang: str
+    dir: Literal["ltr", "rtl"]
+    # System texts of the widget in the page's language; see widget_strings.py for the keys.
+    strings: dict[str, str]
+    # The site's branding and behaviour (ChatSettings); see docs/api.md.
+    look: dict
+
+
+class ConsentOut(Schema):
+    text: str = Field(..., description="The site's consent text; empty for the default.")
 
 
 class BootstrapOut(Schema):
     dialogue: DialogueOut | None
     conversation: ConversationOut | None
+    setup: SetupOut | None = None
+    consent: ConsentOut | None = Field(
+        None, description="Present when the visitor must accept before anything is stored."
+    )
+
+
+class ConsentIn(Schema):
+    accept: bool = Field(..., description="True to accept; false to refuse or withdraw.")
 
 
 class ConversationEnvelope(Schema):

@@ -2,7 +2,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 
 from ..person_fields import person_field_choices
-from .base import PROMPT_FEATURES, CardBlock
+from .base import PROMPT_FEATURES, CardBlock, IdentifierBlock
 
 INPUT_TYPES = [
     ("email", _("E-mail address")),
@@ -22,7 +22,7 @@ POLICIES = [
 
 class OptionBlock(blocks.StructBlock):
     label = blocks.CharBlock(max_length=80, label=_("Label"))
-    value = blocks.CharBlock(max_length=255, required=False, label=_("Stored value"))
+    value = IdentifierBlock(max_length=255, required=False, label=_("Stored value"))
 
     class Meta:
         icon = "list-ul"

@@ -1,9 +1,8 @@
 """The condition card: sends the visitor to a branch depending on who they are."""
 
 from django.utils.translation import gettext_lazy as _
-from wagtail import blocks
 
-from .base import CardBlock
+from .base import CardBlock, IdentifierBlock
 from .rules import AudienceBlock
 
 
@@ -13,12 +12,12 @@ class ConditionBlock(CardBlock):
     card_type = "condition"
 
     audience = AudienceBlock(label=_("When"))
-    target = blocks.CharBlock(
+    target = IdentifierBlock(
         max_length=50,
         label=_("Go to branch"),
         help_text=_("Key of the branch for visitors who match the rules."),
     )
-    otherwise = blocks.CharBlock(
+    otherwise = IdentifierBlock(
         max_length=50,
         required=False,
         label=_("Otherwise go to branch"),

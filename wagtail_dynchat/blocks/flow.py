@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 
 from ..engine import check_flow
-from .base import CardBlock
+from .base import CardBlock, IdentifierBlock
 from .capture import CaptureBlock
 from .conditions import ConditionBlock
 from .documents import DocumentCardBlock
@@ -32,7 +32,7 @@ class JumpBlock(CardBlock):
 
     card_type = "jump"
 
-    target = blocks.CharBlock(max_length=50, label=_("Go to branch"))
+    target = IdentifierBlock(max_length=50, label=_("Go to branch"))
 
     class Meta:
         icon = "redirect"
@@ -41,6 +41,18 @@ class JumpBlock(CardBlock):
 
     def compile(self, value, *, render):
         return {"target": value.get("target") or ""}
+
+
+def bind_children(value):
+    """Turn every child of a stream value into a block, so that saving goes through the blocks.
+
+    A stream loaded from the database (or assigned as data in code) is saved back as it came,
+    so lists (answers, options, rules) written without item ids stay without them, and each load
+    gives them new random ids. wagtail-localize records translations of list items by those ids.
+    """
+    for _child in value or ():
+        pass
+    return value
 
 
 class CardsBlock(blocks.StreamBlock):
@@ -55,9 +67,12 @@ class CardsBlock(blocks.StreamBlock):
     class Meta:
         label = _("Cards")
 
+    def get_prep_value(self, value):
+        return super().get_prep_value(bind_children(value))
+
 
 class BranchBlock(blocks.StructBlock):
-    key = blocks.CharBlock(
+    key = IdentifierBlock(
         max_length=50,
         validators=[validate_slug],
         label=_("Key"),
@@ -79,6 +94,9 @@ class FlowBlock(blocks.StreamBlock):
 
     class Meta:
         label = _("Flow")
+
+    def get_prep_value(self, value):
+        return super().get_prep_value(bind_children(value))
 
     def compile(self, value, *, render=True):
         """Return the engine's JSON for a flow value (a ``StreamValue`` of branches).

@@ -1,7 +1,7 @@
 from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 
-from .base import CardBlock
+from .base import CardBlock, IdentifierBlock
 
 SCORES = [("0", "0"), ("1", "1"), ("2", "2"), ("3", "3")]
 
@@ -11,7 +11,7 @@ class GoalBlock(CardBlock):
 
     card_type = "goal"
 
-    name = blocks.CharBlock(max_length=100, label=_("Goal name"))
+    name = IdentifierBlock(max_length=100, label=_("Goal name"))
     score = blocks.ChoiceBlock(
         choices=SCORES,
         required=False,

@@ -2,18 +2,18 @@ from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 
 from ..person_fields import person_field_choices
-from .base import PROMPT_FEATURES, CardBlock
+from .base import PROMPT_FEATURES, CardBlock, IdentifierBlock
 
 
 class AnswerChoiceBlock(blocks.StructBlock):
     label = blocks.CharBlock(max_length=80, label=_("Button label"))
-    value = blocks.CharBlock(
+    value = IdentifierBlock(
         max_length=255,
         required=False,
         label=_("Stored value"),
         help_text=_("Stored in the person field instead of the label (optional)."),
     )
-    target = blocks.CharBlock(
+    target = IdentifierBlock(
         max_length=50,
         required=False,
         label=_("Go to branch"),

@@ -12,6 +12,7 @@ from wagtail import blocks
 
 from ..attributes import attribute_choices, attribute_labels, get_attributes
 from ..engine import rules as engine_rules
+from .base import IdentifierBlock
 
 GROUP_MATCHES = [
     ("all", _("All of these rules")),
@@ -72,7 +73,7 @@ class RuleBlock(blocks.StructBlock):
 
     attribute = blocks.ChoiceBlock(choices=attribute_choices, label=_("Attribute"))
     operator = blocks.ChoiceBlock(choices=operator_choices, default="is", label=_("Operator"))
-    value = blocks.CharBlock(
+    value = IdentifierBlock(
         max_length=1000,
         required=False,
         label=_("Value"),
@@ -81,7 +82,7 @@ class RuleBlock(blocks.StructBlock):
             "yes-or-no attributes; separate the values of “is one of” with commas."
         ),
     )
-    key = blocks.CharBlock(
+    key = IdentifierBlock(
         max_length=100,
         required=False,
         label=_("Parameter"),

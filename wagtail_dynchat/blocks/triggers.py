@@ -5,6 +5,8 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 from wagtail import blocks
 
+from .base import IdentifierBlock
+
 
 class TriggerBlock(blocks.StructBlock):
     trigger_type = None
@@ -55,7 +57,7 @@ class ScrollTrigger(TriggerBlock):
 
 class ClickTrigger(TriggerBlock):
     trigger_type = "click"
-    selector = blocks.CharBlock(
+    selector = IdentifierBlock(
         max_length=200,
         label=_("CSS selector"),
         help_text=_("Clicking an element that matches shows the dialogue, e.g. '.talk-to-sales'."),

@@ -190,13 +190,15 @@ def check_capture(
     raw: str | None,
     *,
     blocked_email_domains: Iterable[str] = (),
+    blocked_email_message: str = "",
     max_text_length: int = TEXT_MAX_LENGTH,
 ) -> Accepted | Rejected:
     """Validate and normalise a visitor's value for the capture ``card``.
 
     ``raw`` is the string the visitor submitted, or None. Blank values skip an optional card
     (``Accepted(None, "Skipped")``). A refusal carries the editor's retry message when there is
-    one, else a default for the input type.
+    one, else a default for the input type; an e-mail on a blocked domain gets the site's
+    ``blocked_email_message`` first, since it says exactly what is wrong.
     """
     kind = input_type(card)
     value = _UNSTORABLE.sub("", raw or "").strip()
@@ -221,5 +223,9 @@ def check_capture(
         outcome = _text(value, card, max_length)
     if isinstance(outcome, Accepted):
         return outcome
-    message = f.text(card.get("retry")).strip() or _default_message(kind, outcome, card, max_length)
+    message = (
+        (blocked_email_message.strip() if outcome == "blocked_domain" else "")
+        or f.text(card.get("retry")).strip()
+        or _default_message(kind, outcome, card, max_length)
+    )
     return Rejected(outcome, message)

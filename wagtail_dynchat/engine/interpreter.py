@@ -301,6 +301,7 @@ def answer(
     person: Mapping[str, Any] | None,
     *,
     blocked_email_domains: Iterable[str] = (),
+    blocked_email_message: str = "",
     max_text_length: int = TEXT_MAX_LENGTH,
     facts: Mapping[str, Any] | None = None,
 ) -> Result:
@@ -324,7 +325,11 @@ def answer(
     if f.card_type(card) == "question":
         run.answer_question(card, value)
     elif not run.answer_capture(
-        card, value, blocked_email_domains=blocked_email_domains, max_text_length=max_text_length
+        card,
+        value,
+        blocked_email_domains=blocked_email_domains,
+        blocked_email_message=blocked_email_message,
+        max_text_length=max_text_length,
     ):
         return run.result()
     run.advance()

@@ -48,6 +48,20 @@ def capture(kind, html, store_in, *, placeholder="", policy="skip_if_known", req
     }
 
 
+def picklist(html, store_in, options, **kwargs):
+    """A capture card choosing from ``options``, ``[(label, stored value), …]``."""
+    card = capture("picklist", html, store_in, **kwargs)
+    card["value"]["options"] = [{"label": label, "value": value} for label, value in options]
+    return card
+
+
+def document(html, title, url):
+    return {
+        "type": "document",
+        "value": {"text": html, "title": title, "document": None, "url": url},
+    }
+
+
 def goal(name, score=None):
     return {"type": "goal", "value": {"name": name, "score": str(score) if score else ""}}
 

@@ -1,4 +1,4 @@
-// wagtail-dynchat loader (docs/api.md): on every page, so ≤ 2 KB gzipped and no request unless needed.
+// wagtail-dynchat loader, on every page: ≤ 2 KB gzipped. See docs/api.md, "The loader".
 const D = document;
 const enc = encodeURIComponent;
 const debug = (err) => console.debug("dynchat:", err);
@@ -14,7 +14,6 @@ const store = (area, fn) => {
 async function bootstrap(slug) {
   const res = await fetch(
     `${cfg.api}bootstrap?${slug ? `dialogue=${enc(slug)}&` : ""}${cfg.page == null ? "" : `page=${cfg.page}&`}url=${enc(location.href)}&ref=${enc(D.referrer)}`,
-    { credentials: "same-origin" },
   );
   if (!res.ok) throw res.status;
   return res.json();
@@ -80,7 +79,10 @@ function open(slug, element) {
   return (element ? chat : chat.then((chat) => chat?.open())).catch((err) => debug(err, delete chats[slug]));
 }
 
-async function chatbot(since) {
+const since = () => +store("sessionStorage", (s) => (s["dynchat:since"] ||= Date.now())) || Date.now();
+
+// start: false where consent may be needed.
+async function chatbot(start) {
   const active = store("localStorage", (s) => s["dynchat:active"]);
   if (!cfg.bootstrap && !cfg.candidates && !active) return;
   const boot = cfg.bootstrap || (await bootstrap());
@@ -92,7 +94,7 @@ async function chatbot(since) {
     arm(
       cfg.preview || boot.conversation || !dialogue.triggers ? [{ type: "immediately" }] : dialogue.triggers,
       () => (chats[dialogue.slug] = show(boot, { mode: "chatbot" }).catch(debug)),
-      since,
+      boot.consent ? performance.timeOrigin : start || since(),
     ),
   ];
 }
@@ -110,5 +112,5 @@ if (config) {
     }
   });
   for (const box of D.querySelectorAll("[data-dynchat-inline]")) box.dataset.dynchatInline && open(box.dataset.dynchatInline, box);
-  chatbot(+store("sessionStorage", (s) => (s["dynchat:since"] ||= Date.now())) || Date.now()).catch(debug);
+  chatbot(!cfg.consent && since()).catch(debug);
 }

@@ -1,34 +1,19 @@
-// wagtail-dynchat visitor widget: a scripted chat rendered from the server's transcript.
-// Protocol: docs/api.md. Loaded lazily by loader.js, which calls mount(cfg, bootstrapResponse, options)
-// once per chat: several chats can live on one page, each independent (own ids, state, events).
-//
-// Modes (options.mode, also the root's data-dynchat-mode):
-// - "chatbot": the page's targeted dialogue; a launcher button (and poke) at the bottom corner
-//   opening a panel. At most one per page; it keeps the historic ids (#dynchat-panel, …).
-// - "popup": a dialogue opened by a link or dynchat.open(); a launcher and panel like the chatbot.
-// - "inline": rendered open inside options.element (a page's DialogueEmbedBlock): no launcher.
-// Floating chats (chatbot, pop-ups) line their launchers up along the bottom edge and show one
-// panel at a time: opening one collapses the others.
-//
-// Rules this file keeps:
-// - Only bot `html` (sanitised by the server) goes through innerHTML. Anything the visitor typed or
-//   chose, and retry/end/system texts, are inserted as text nodes.
-// - No inline styles or scripts (sites may run a strict CSP).
-// - The panel is a non-modal dialog: no focus trap, the page stays usable.
-// - Only floating chats use the storage keys below; inline chats resume through the server alone.
+// wagtail-dynchat widget, loaded by loader.js. Protocol, modes and the rules this file keeps
+// (innerHTML for sanitised bot html only, strict CSP, consent): docs/api.md, "The widget".
 
 const ACTIVE = "dynchat:active"; // localStorage: id of a conversation to resume on any page
 const OPEN = "dynchat:open"; // sessionStorage: id of the conversation whose panel was left open
-const SEEN = "dynchat:seen"; // localStorage: id of the conversation whose chat was opened/poke dismissed
+const SEEN = "dynchat:seen"; // localStorage: id of the conversation whose poke was seen
 
 const floating = []; // chatbot and pop-up chats on this page, in mount order (launcher slots)
 const mounted = new Map(); // dialogue id (floating) or host element (inline) → handle
 let instances = 0;
-// Conversation starts run one after another: the first start creates the visitor and sets its
-// cookie, and two at once from a new browser (an inline chat and the chatbot) would make two.
+// Starts run one at a time: two at once from a new browser would create two visitors.
 let starting = Promise.resolve();
+const waiting = new Set(); // chats showing the consent card
+let audio; // AudioContext of the new-message sound
 
-// Overridable through cfg.strings (same keys) for translations.
+// English defaults; the server sends them in the page's language (widget_strings.py).
 const STRINGS = {
   open: "Open chat: ",
   close: "Close chat",
@@ -44,6 +29,13 @@ const STRINGS = {
   slow: "You're going a bit fast — please try again in a moment.",
   error: "Sorry, something went wrong. Please try again.",
   ended: "This conversation has ended.",
+  latest: "Show the latest message",
+  privacy: "Privacy policy",
+  consent: "This chat sets a cookie and keeps what you tell it, so that we can answer you. Do you agree?",
+  accept: "Accept and chat",
+  decline: "No, thanks",
+  declined: "Nothing was stored. You can open the chat again at any time.",
+  started: "Conversation started",
 };
 
 // Input attributes per capture type; the browser picks the right keyboard and autofill.
@@ -94,8 +86,13 @@ async function fetchBootstrap(cfg, slug) {
 
 class Chat {
   constructor(cfg, boot, options) {
+    const setup = boot.setup || {};
     this.cfg = cfg;
-    this.t = { ...STRINGS, ...cfg.strings };
+    this.t = { ...STRINGS, ...setup.strings };
+    this.look = setup.look || {};
+    this.lang = setup.lang || cfg.lang;
+    this.dir = setup.dir;
+    this.consent = boot.consent; // {text}: ask before anything is stored
     this.dialogue = boot.dialogue;
     this.slug = boot.dialogue.slug;
     this.conv = boot.conversation || null;
@@ -111,10 +108,20 @@ class Chat {
     this.prompts = new Map(); // card id → latest prompt element, which labels the choice group
   }
 
-  // ---- lifecycle -------------------------------------------------------------------------------
-
   async start() {
-    const resumed = Boolean(this.conv);
+    if (this.consent) {
+      this.conv = { id: "", status: "pending", step: 0 };
+      this.build();
+      this.host.append(this.root);
+      this.askConsent();
+      if (this.inline || this.cfg.preview) this.open(false);
+      return;
+    }
+    await this.begin();
+  }
+
+  async begin() {
+    const resumed = Boolean(this.conv?.id);
     if (!resumed) {
       const body = { dialogue: this.dialogue.id, page: this.cfg.page, url: location.href };
       if (this.mode !== "chatbot") body.mode = this.mode; // explicitly opened: no page targeting
@@ -125,10 +132,13 @@ class Chat {
       this.conv = (await res.json()).conversation;
     }
     if (this.conv.dialogue) this.dialogue = this.conv.dialogue;
-    this.build();
-    this.redraw();
-    this.host.append(this.root);
+    if (!this.root) {
+      this.build();
+      this.redraw();
+      this.host.append(this.root);
+    } else this.redraw(); // after consent
     this.changed(resumed ? this.conv : null, false);
+    if (this.isOpen) return; // consent was just given in the open chat
 
     const active = this.conv.status === "active";
     if (this.inline || this.cfg.preview || (resumed && active && this.read("sessionStorage", OPEN) === this.conv.id)) {
@@ -137,7 +147,8 @@ class Chat {
       this.mode === "chatbot" &&
       active &&
       this.dialogue.teaser &&
-      this.read("localStorage", SEEN) !== this.conv.id
+      this.read("localStorage", SEEN) !== this.conv.id &&
+      (this.look.pokeMobile !== false || !matchMedia("(max-width: 30em)").matches)
     ) {
       this.showPoke();
     }
@@ -145,7 +156,11 @@ class Chat {
 
   build() {
     const t = this.t;
+    const look = this.look;
     const title = this.dialogue.title || this.dialogue.name || "";
+    // The dialogue may be in another language than the page (a locale fallback).
+    const lang = this.dialogue.lang !== this.lang && this.dialogue.lang;
+    this.contentLang = lang || null;
     const panelId = `dynchat-panel${this.sfx}`;
     const titleId = `dynchat-title${this.sfx}`;
     this.launcher = this.inline
@@ -168,6 +183,10 @@ class Chat {
       "aria-label": t.log,
       tabindex: "0", // the log scrolls: keyboard users must be able to scroll it
     });
+    if (look.scrollButton !== false) {
+      this.latest = h("button", { type: "button", class: "dynchat-latest", hidden: true, onclick: () => this.toLatest() }, t.latest);
+      this.log.addEventListener("scroll", () => (this.latest.hidden = this.atEnd()), { passive: true });
+    }
     this.controls = h("div", { class: "dynchat-controls", hidden: true });
     // Inline, the panel is a named region of the page; floating, a non-modal dialog.
     this.panel = h(
@@ -182,23 +201,27 @@ class Chat {
       h(
         "div",
         { class: "dynchat-header" },
-        h("h2", { class: "dynchat-title", id: titleId }, title),
+        look.avatar && h("img", { class: "dynchat-avatar", src: look.avatar, alt: "", width: 32, height: 32 }),
+        h("h2", { class: "dynchat-title", id: titleId, lang: look.name ? null : this.contentLang }, look.name || title),
         this.inline
           ? null
           : svgButton({ class: "dynchat-close", "aria-label": t.close, onclick: () => this.close() }, ICON_CLOSE),
       ),
       this.log,
+      this.latest,
       this.controls,
+      look.privacy && h("p", { class: "dynchat-footer" }, this.privacyLink()),
     );
-    // A floating chat is a complementary landmark, named after its dialogue so that several stay
-    // distinguishable; an inline one is part of the page's content.
+    // Floating: a landmark named after its dialogue (several stay distinguishable).
     this.root = h(
       this.inline ? "div" : "aside",
       {
         class: "dynchat",
         "aria-label": this.inline ? null : `${t.region}: ${title}`,
-        lang: this.cfg.lang,
+        lang: this.lang,
+        dir: this.dir,
         "data-dynchat-mode": this.mode,
+        "data-position": look.position,
         "data-dialogue": this.dialogue.id,
         "data-slug": this.slug,
       },
@@ -213,15 +236,77 @@ class Chat {
     this.applyTheme();
   }
 
-  // Branding colours may come from the server as {accent: "#…", …}: set through the CSSOM, which a
-  // strict CSP allows (a style="" attribute would not be).
+  // The site's branding through the CSSOM, which a strict CSP allows (style="" it would not).
   applyTheme() {
-    for (const [name, value] of Object.entries(this.cfg.theme || {})) {
+    for (const [name, value] of Object.entries(this.look.theme || {})) {
       this.root.style.setProperty(`--dynchat-${name}`, value);
     }
   }
 
-  // ---- open / close / poke ---------------------------------------------------------------------
+  privacyLink() {
+    return h(
+      "a",
+      { class: "dynchat-privacy", href: this.look.privacy, target: "_blank", rel: "noopener" },
+      this.t.privacy,
+      h("span", { class: "dynchat-vh" }, ` ${this.t.newTab}`),
+    );
+  }
+
+  askConsent() {
+    const t = this.t;
+    waiting.add(this);
+    this.root.dataset.status = "consent";
+    this.log.append(
+      h(
+        "div",
+        { class: "dynchat-item dynchat-bot", "data-kind": "consent" },
+        this.consent.text || t.consent,
+        this.look.privacy && h("p", {}, this.privacyLink()),
+      ),
+    );
+    this.controls.dataset.key = "consent";
+    this.controls.hidden = false;
+    this.controls.append(
+      h(
+        "div",
+        { class: "dynchat-buttons" },
+        h("button", { type: "button", class: "dynchat-skip", onclick: () => this.decline() }, t.decline),
+        h("button", { type: "button", class: "dynchat-send", onclick: () => this.accept() }, t.accept),
+      ),
+    );
+  }
+
+  async accept() {
+    this.setBusy(true);
+    try {
+      const res = await this.post("consent", { accept: true });
+      if (!res.ok) throw res.status;
+    } catch (err) {
+      return this.failed(this.t.error, document.activeElement);
+    }
+    // One answer for the whole page: every chat still asking goes on.
+    for (const chat of waiting) chat.consented(chat === this);
+  }
+
+  async consented(focus) {
+    waiting.delete(this);
+    this.consent = null;
+    this.conv = null;
+    try {
+      await this.begin();
+    } catch (err) {
+      return this.failed(this.t.error);
+    }
+    this.setBusy(false);
+    if (focus) this.focusAwaited();
+  }
+
+  // The panel stays open, so the visitor sees (and hears) that nothing was kept.
+  decline() {
+    if (!this.declined) this.system(this.t.declined);
+    this.declined = true;
+    this.log.focus();
+  }
 
   // Opening an open chat just moves focus into it (a link to a dialogue already shown).
   open(moveFocus) {
@@ -249,7 +334,7 @@ class Chat {
     if (this.read("sessionStorage", OPEN) === this.conv.id) this.write("sessionStorage", OPEN, null);
     if (quiet) return;
     this.launcher.focus();
-    this.fire(`conversations/${encodeURIComponent(this.conv.id)}/close`, {});
+    if (this.conv.id) this.fire(`conversations/${encodeURIComponent(this.conv.id)}/close`, {});
     this.emit("closed");
   }
 
@@ -258,10 +343,11 @@ class Chat {
     this.poke = h(
       "div",
       { class: "dynchat-poke" },
-      h("button", { type: "button", class: "dynchat-poke-text", onclick: () => this.open(true) }, this.dialogue.teaser),
+      h("button", { type: "button", class: "dynchat-poke-text", lang: this.contentLang, onclick: () => this.open(true) }, this.dialogue.teaser),
       svgButton({ class: "dynchat-poke-close", "aria-label": t.dismiss, onclick: () => this.dismissPoke(true) }, ICON_CLOSE),
     );
     this.root.prepend(this.poke);
+    this.ding();
   }
 
   // The poke shows once per conversation: opening the chat or dismissing it both count as seen.
@@ -284,11 +370,17 @@ class Chat {
     }
   }
 
-  // ---- transcript ------------------------------------------------------------------------------
-
   redraw() {
     this.prompts.clear();
     this.log.replaceChildren();
+    const started = this.conv.started;
+    if (started) {
+      // In the visitor's own time zone and the page's language.
+      const when = new Intl.DateTimeFormat(this.lang, { dateStyle: "medium", timeStyle: "short" });
+      this.log.append(
+        h("p", { class: "dynchat-started" }, `${this.t.started} `, h("time", { datetime: started }, when.format(new Date(started)))),
+      );
+    }
     this.append(this.conv.items || [], false);
     delete this.controls.dataset.key; // force the controls to be rebuilt
     this.renderControls();
@@ -321,7 +413,7 @@ class Chat {
     } else if (item.kind === "end") {
       el = h("div", { class: "dynchat-item dynchat-end" }, text);
     } else if (item.html != null) {
-      const body = h("div", { class: "dynchat-html" });
+      const body = h("div", { class: "dynchat-html", lang: this.contentLang });
       body.innerHTML = item.html; // bot rich text, sanitised server-side
       el = h("div", { class: "dynchat-item dynchat-bot" }, body);
       if (item.kind === "document" && item.url) el.append(this.documentLink(item));
@@ -335,6 +427,52 @@ class Chat {
     el.dataset.kind = item.kind;
     if (item.card) el.dataset.card = item.card;
     return el;
+  }
+
+  // Bot messages arrive one by one after the site's response delay, behind a typing indicator.
+  async reveal(items) {
+    const added = [];
+    for (const item of items) {
+      if (this.look.delay && item.kind !== "answer") await this.typing(this.look.delay);
+      added.push(...this.append([item], true));
+    }
+    if (added.some((el) => el.dataset.kind !== "answer")) this.ding();
+    return added;
+  }
+
+  typing(ms) {
+    const dots =
+      this.look.typing !== false &&
+      this.log.appendChild(h("div", { class: "dynchat-typing", "aria-hidden": "true" }, h("span"), h("span"), h("span")));
+    if (dots) this.log.scrollTop = this.log.scrollHeight;
+    return new Promise((done) => setTimeout(() => done(dots && dots.remove()), ms));
+  }
+
+  // Synthesised: no file to fetch. Silent until the visitor interacts (autoplay rules).
+  ding() {
+    const sound = this.look.sound;
+    if (!sound) return;
+    try {
+      const osc = (audio ||= new AudioContext()).createOscillator();
+      const gain = audio.createGain();
+      const now = audio.currentTime;
+      osc.frequency.value = sound === "pop" ? 440 : 880;
+      gain.gain.setValueAtTime(0.15, now);
+      gain.gain.exponentialRampToValueAtTime(0.001, now + 0.4);
+      osc.connect(gain).connect(audio.destination);
+      osc.start();
+      osc.stop(now + 0.4);
+    } catch {}
+  }
+
+  atEnd() {
+    const log = this.log;
+    return log.scrollHeight - log.scrollTop - log.clientHeight < 24;
+  }
+
+  toLatest() {
+    this.log.focus(); // the button hides once scrolled: keep focus in the chat
+    this.log.scrollTop = this.log.scrollHeight;
   }
 
   documentLink(item) {
@@ -361,10 +499,7 @@ class Chat {
     this.log.scrollTop = this.log.scrollHeight;
   }
 
-  // ---- controls for the awaited card -----------------------------------------------------------
-
-  // Rebuilds the controls when a different card (or the same card at a later step) is awaited.
-  // Returns false when the same card is still awaited (a retry), keeping what the visitor typed.
+  // Rebuilds the controls for a newly awaited card; false for a retry (keeps what was typed).
   renderControls() {
     const awaiting = this.conv.status === "active" ? this.conv.awaiting : null;
     const key = awaiting ? `${awaiting.card}@${this.conv.step}` : "";
@@ -424,8 +559,7 @@ class Chat {
             placeholder: item.placeholder || null,
             required: item.required,
           });
-    // novalidate: the server's friendly retry message is what the visitor should see, not the
-    // browser's own validation bubble.
+    // novalidate: the server's retry message, not the browser's bubble.
     const form = h(
       "form",
       { class: "dynchat-form", novalidate: true, "data-input": item.input },
@@ -456,8 +590,6 @@ class Chat {
     for (const el of this.controls.querySelectorAll("button, input, select")) el.disabled = busy;
   }
 
-  // ---- answering -------------------------------------------------------------------------------
-
   async answer(value) {
     const prev = this.conv;
     if (this.busy || !prev.awaiting) return;
@@ -480,7 +612,7 @@ class Chat {
       return this.failed(this.t.error, focused);
     }
     this.conv = data.conversation;
-    const added = this.append(data.items || [], true);
+    const added = await this.reveal(data.items || []);
     const kept = !this.renderControls();
     this.setBusy(false);
     if (kept) this.markInvalid(added.find((el) => el.dataset.kind === "retry"));
@@ -528,8 +660,7 @@ class Chat {
     this.focusAwaited();
   }
 
-  // Keeps storage in step with the conversation and emits the analytics events of a transition.
-  // `prev` is null right after the conversation was started.
+  // Storage and analytics events of a transition; `prev` is null at the start.
   changed(prev, emailAccepted) {
     const conv = this.conv;
     this.remember();
@@ -541,16 +672,13 @@ class Chat {
     if (conv.status === "completed" && prev?.status !== "completed") this.emit("completed");
   }
 
-  // While active, every page bootstraps to resume it (the loader checks ACTIVE); once over, stop,
-  // unless ACTIVE names another chat's conversation by now.
+  // While active, every page resumes it (the loader checks ACTIVE).
   remember() {
     const id = this.conv.id;
     if (this.conv.status === "active") return this.write("localStorage", ACTIVE, id);
     if (this.read("localStorage", ACTIVE) === id) this.write("localStorage", ACTIVE, null);
     if (this.read("sessionStorage", OPEN) === id) this.write("sessionStorage", OPEN, null);
   }
-
-  // ---- plumbing --------------------------------------------------------------------------------
 
   id() {
     this.seq += 1;
@@ -583,8 +711,7 @@ class Chat {
     }
   }
 
-  // Storage access throws in some privacy modes; the preview must leave the visitor's storage alone,
-  // and inline chats never touch the floating chats' keys.
+  // Storage throws in some privacy modes; previews and inline chats leave it alone.
   read(area, key) {
     if (this.cfg.preview || this.inline) return null;
     try {
@@ -600,7 +727,7 @@ class Chat {
       if (value == null) window[area].removeItem(key);
       else window[area].setItem(key, value);
     } catch {
-      // storage unavailable: the chat still works, it just will not resume across pages
+      // unavailable: the chat works, it just will not resume across pages
     }
   }
 }

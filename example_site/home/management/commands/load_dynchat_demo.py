@@ -7,19 +7,22 @@ duplicates and no new revisions.
 """
 
 import datetime
+import io
 from collections.abc import Callable
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.contenttypes.models import ContentType
+from django.core.files.images import ImageFile
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from wagtail.blocks import StreamValue
 from wagtail.coreutils import get_supported_content_language_variant
+from wagtail.images import get_image_model
 from wagtail.models import Locale, Page, Site
 
 from example_site.home.models import BlogIndexPage, BlogPage, HomePage, StandardPage
-from wagtail_dynchat.models import Dialogue, DialogueTarget
+from wagtail_dynchat.models import ChatSettings, Dialogue, DialogueTarget
 from wagtail_dynchat.snippets.blueprints import BLUEPRINTS
 
 SITE_URL = "http://127.0.0.1:8000/"
@@ -263,6 +266,23 @@ def _delete_wagtail_welcome_page(root: Page, log: Log) -> None:
         page.delete()
 
 
+def _demo_avatar():
+    """A 200 px square avatar drawn on the spot (a speech bubble on a green disc), saved."""
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("RGB", (200, 200), "#ffffff")
+    draw = ImageDraw.Draw(picture)
+    draw.ellipse((0, 0, 199, 199), fill="#0b6e4f")
+    draw.rounded_rectangle((50, 58, 150, 128), radius=18, fill="#ffffff")
+    draw.polygon([(72, 124), (72, 150), (98, 124)], fill="#ffffff")
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    image = get_image_model()(title="Ava, the demo chatbot")
+    image.file = ImageFile(buffer, name="ava.png")
+    image.save()
+    return image
+
+
 def create_demo_pages(log: Log | None = None) -> dict:
     """Create or update the demo page tree and point the default Site at it.
 
@@ -402,6 +422,7 @@ class Command(BaseCommand):
             pages = create_demo_pages(log=self.log_detail)
             self.ensure_admin(password)
             self.load_dialogues(pages)
+            self.load_chat_settings(pages["home"].get_site())
             # Again, now that the dialogues exist: the home page embeds one of them.
             create_demo_pages(log=self.log_detail)
 
@@ -439,6 +460,24 @@ class Command(BaseCommand):
             self.log_detail(f"  {'created' if created else 'updated'} superuser {ADMIN_USERNAME!r}")
         else:
             self.log_detail(f"  unchanged superuser {ADMIN_USERNAME!r}")
+
+    def load_chat_settings(self, site: Site) -> None:
+        """Brand the demo chat (name, avatar, colours), unless an editor has set it up already."""
+        if ChatSettings.objects.filter(site=site).exists():
+            self.log_detail("  unchanged chat settings")
+            return
+        ChatSettings.objects.create(
+            site=site,
+            bot_name="Ava",
+            avatar=_demo_avatar(),
+            header_bg="#0f3d3e",
+            header_text="#ffffff",
+            button_bg="#0b6e4f",
+            button_text="#ffffff",
+            blocked_email_domains="competitor.example",
+            blocked_email_message="We'd love to talk to you from your own company's address.",
+        )
+        self.log_detail("  created chat settings (Ava)")
 
     def load_dialogues(self, pages: dict) -> None:
         """Create and publish the demo dialogues targeted at ``pages``.
