@@ -40,6 +40,9 @@ format: $(INSTALLED)
 bench: $(INSTALLED)
 	$(BIN)/python bench/widget_size.py
 	$(BIN)/python bench/tag_overhead.py
+	$(BIN)/python bench/bootstrap.py
+	$(BIN)/python bench/slots.py
+	$(BIN)/python bench/offer.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache example_site/db.sqlite3

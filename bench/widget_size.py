@@ -16,6 +16,8 @@ STATIC = Path(__file__).resolve().parent.parent / "wagtail_dynchat" / "static" /
 BUDGETS = [
     ("loader.js", ["loader.js"], 2048),
     ("widget.js + widget.css", ["widget.js", "widget.css"], 12288),
+    # Only where a meeting card is awaited.
+    ("meeting.js + meeting.css", ["meeting.js", "meeting.css"], 2048),
 ]
 
 

@@ -199,7 +199,8 @@ def test_answer_value_of_the_wrong_kind_gets_one_readable_reason(chat, started):
     assert refusal["fields"] == [
         {
             "field": "value",
-            "message": "Send a choice index, a text of at most 2000 characters, or null.",
+            "message": "Send a choice index, a text of at most 2000 characters, a meeting time "
+            "(start, tz, email), or null.",
         }
     ]
 
@@ -741,6 +742,7 @@ def test_openapi_document_lists_the_operations(db):
         ("/dynchat/api/conversations/{conversation_id}/events", "post"),
         ("/dynchat/api/conversations/{conversation_id}/close", "post"),
         ("/dynchat/api/consent", "post"),
+        ("/dynchat/api/conversations/{conversation_id}/slots", "get"),
     }
     for operation in operations.values():
         assert operation["summary"]

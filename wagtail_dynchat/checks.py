@@ -62,3 +62,50 @@ def check_settings(app_configs, **kwargs):
             )
         )
     return messages
+
+
+@register()
+def check_calendar_encryption_key(app_configs, databases=None, **kwargs):
+    """Calendar tokens are encrypted at rest: a site that connects calendars needs a valid
+    Fernet key (or list of keys) in WAGTAIL_DYNCHAT['CALENDAR_ENCRYPTION_KEY']."""
+    from .conf import dynchat_settings
+    from .meetings import tokens
+
+    try:
+        tokens.check_key()
+        return []
+    except ImproperlyConfigured as error:
+        problem = str(error)
+    try:
+        needs_key = [
+            name
+            for name in ("GOOGLE", "MICROSOFT")
+            if (getattr(dynchat_settings, name) or {}).get("CLIENT_ID")
+        ]
+    except ImproperlyConfigured:
+        return []  # reported by check_settings
+    if not needs_key and databases:
+        # Only when asked to look at databases (migrate, check --database): connections stored
+        # earlier cannot be read without the key they were encrypted with.
+        from django.db import DatabaseError
+
+        from .models import CalendarConnection
+
+        for alias in databases:
+            try:
+                if CalendarConnection.objects.using(alias).exists():
+                    needs_key.append("stored calendar connections")
+                    break
+            except DatabaseError:  # not migrated yet
+                continue
+    if not needs_key:
+        return []
+    return [
+        Error(
+            problem,
+            hint="Calendars are set up (" + ", ".join(needs_key) + ") but their tokens cannot "
+            "be encrypted. Set WAGTAIL_DYNCHAT['CALENDAR_ENCRYPTION_KEY'] to a Fernet key, or "
+            "to a list of keys to rotate them (the first one encrypts).",
+            id="wagtail_dynchat.E010",
+        )
+    ]

@@ -37,6 +37,27 @@ DEFAULTS = {
     "TIME_ZONE": None,
     # Longest text a visitor may type into a capture card.
     "MAX_ANSWER_LENGTH": 500,
+    # Fernet key (urlsafe base64, 32 bytes) encrypting calendar tokens at rest. Required once an
+    # agent connects a calendar; generate one with cryptography.fernet.Fernet.generate_key().
+    "CALENDAR_ENCRYPTION_KEY": None,
+    # OAuth apps of the calendar providers. Endpoint keys exist for tests and sovereign clouds.
+    "GOOGLE": {
+        "CLIENT_ID": "",
+        "CLIENT_SECRET": "",
+        "AUTH_URI": "https://accounts.google.com/o/oauth2/auth",
+        "TOKEN_URI": "https://oauth2.googleapis.com/token",
+        "REVOKE_URI": "https://oauth2.googleapis.com/revoke",
+        "API_ENDPOINT": "https://www.googleapis.com",
+    },
+    "MICROSOFT": {
+        "CLIENT_ID": "",
+        "CLIENT_SECRET": "",
+        # A work or school tenant: getSchedule does not serve personal Microsoft accounts.
+        "AUTHORITY": "https://login.microsoftonline.com/organizations",
+        "GRAPH_ENDPOINT": "https://graph.microsoft.com/v1.0",
+    },
+    # Seconds free/busy answers are cached: slot offers stay fast, bookings re-check anyway.
+    "FREE_BUSY_CACHE_SECONDS": 60,
     # Transcript items kept per conversation (a flow that loops through questions could grow
     # without end); the oldest are dropped first.
     "MAX_TRANSCRIPT_ITEMS": 400,
@@ -60,7 +81,12 @@ class DynchatSettings:
             raise ImproperlyConfigured(
                 "Unknown WAGTAIL_DYNCHAT setting(s): " + ", ".join(sorted(unknown))
             )
-        return {**DEFAULTS, **user}
+        merged = {**DEFAULTS, **user}
+        # Provider dicts merge key by key, so a project sets only its client id and secret.
+        for name, default in DEFAULTS.items():
+            if isinstance(default, dict) and isinstance(user.get(name), dict):
+                merged[name] = {**default, **user[name]}
+        return merged
 
     def __getattr__(self, name):
         if name.startswith("_"):

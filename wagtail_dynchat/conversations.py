@@ -11,6 +11,9 @@ from django.utils.translation import gettext as _
 
 from . import engine, targeting
 from .conf import dynchat_settings
+from .meetings.chat import InvalidChoice, meeting_card
+from .meetings.chat import offer as offer_times
+from .meetings.chat import outcome as meeting_outcome
 from .models import Conversation, ConversationEvent, Dialogue, Person
 from .page_views import all_facts
 from .person_fields import COLUMN_FIELDS
@@ -238,6 +241,7 @@ def answer(visitor, session, *, public_id, step, card, value, mode=None):
         conversation = _locked(visitor, public_id)
         if mode and conversation.engaged_at is None:
             conversation.mode = mode
+        value = _meeting_outcome(conversation, step, card, value)
         result = run_answer(conversation, step=step, card=card, value=value)
         if result.person_updates:
             person = _update_person(visitor, result.person_updates)
@@ -261,10 +265,7 @@ def run_answer(conversation, *, step, card, value, person=_CONVERSATION_PERSON):
     ``person`` is whom the answer is about: by default the conversation's person; None (previews)
     for nobody known.
     """
-    if conversation.status != Conversation.STATUS_ACTIVE:
-        raise Conflict(_("This conversation has already ended."))
-    if conversation.state.get("step", 0) != step:
-        raise Conflict(_("This answer was already received."))
+    _answerable(conversation, step)
     if person is _CONVERSATION_PERSON:
         person = conversation.person
     rules = policy(conversation.site_id)
@@ -307,6 +308,57 @@ def close(visitor, session, *, public_id):
     with transaction.atomic():
         conversation = _locked(visitor, public_id)
         _record(conversation, session, [engine.Event(ConversationEvent.CLOSED, None)])
+
+
+def _answerable(conversation, step):
+    if conversation.status != Conversation.STATUS_ACTIVE:
+        raise Conflict(_("This conversation has already ended."))
+    if conversation.state.get("step", 0) != step:
+        raise Conflict(_("This answer was already received."))
+
+
+def _meeting_outcome(conversation, step, card, value):
+    """For an awaited meeting card, book the visitor's choice and return what the engine records
+    (see meetings.chat); any other answer passes through unchanged."""
+    meeting = meeting_card(conversation, card) if isinstance(card, str) else None
+    if meeting is None or (conversation.awaiting or {}).get("card") != card:
+        return value
+    _answerable(conversation, step)
+    language = conversation.context.get("page.language") or translation.get_language()
+    person = conversation.person
+    try:
+        with translation.override(language):
+            return meeting_outcome(
+                conversation, meeting, value, facts=all_facts(person, conversation.context)
+            )
+    except InvalidChoice as error:
+        raise ConversationError(str(error)) from None
+
+
+def meeting_offer(visitor, *, public_id, time_zone):
+    """The times the awaited meeting card offers (``{"tz", "days": [...]}``)."""
+    conversation = (
+        Conversation.objects.select_related("snapshot", "person")
+        .filter(public_id=public_id, visitor=visitor)
+        .first()
+        if visitor is not None and is_token(public_id)
+        else None
+    )
+    if conversation is None:
+        raise NotFound(_("This conversation does not exist."))
+    card_id = (conversation.awaiting or {}).get("card")
+    meeting = meeting_card(conversation, card_id) if card_id else None
+    if conversation.status != Conversation.STATUS_ACTIVE or meeting is None:
+        raise Conflict(_("This conversation is not waiting for a meeting time."))
+    try:
+        return offer_times(
+            conversation,
+            meeting,
+            time_zone,
+            facts=all_facts(conversation.person, conversation.context),
+        )
+    except InvalidChoice as error:
+        raise ConversationError(str(error)) from None
 
 
 def _locked(visitor, public_id):

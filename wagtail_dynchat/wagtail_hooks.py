@@ -54,3 +54,20 @@ def register_which_dialogue_menu_item():
 @hooks.register("register_admin_urls")
 def register_admin_urls():
     return [path("dynchat/", include(admin_urls))]
+
+
+# Meetings and routing
+from .admin.sales import register_sales_admin  # noqa: E402
+
+register_sales_admin()
+
+
+# Calendars: each agent's "My calendar" page, the OAuth callbacks and the admins' listing of
+# every agent (wagtail-modeladmin); the views and their registration live in admin/calendars.py.
+def _register_calendars():
+    from .admin import calendars
+
+    calendars.register()
+
+
+_register_calendars()

@@ -38,6 +38,12 @@ STRINGS = {
     "declined": _("Nothing was stored. You can open the chat again at any time."),
     # Shown above the first message, followed by the date and time in the visitor's time zone.
     "started": _("Conversation started"),
+    # The meeting card's time picker (meeting.js).
+    "days": _("Choose a day"),
+    "times": _("Choose a time"),
+    "noTimes": _("There are no free times in the coming days."),
+    "invite": _("Your e-mail address, for the invitation"),
+    "continue": _("Continue"),
 }
 
 

@@ -72,3 +72,19 @@ def document(id, title="Guide", url="https://example.com/guide.pdf", html="<p>Ou
 
 def jump(id, target):
     return {"id": id, "type": "jump", "target": target}
+
+
+def meeting(
+    id, *, html="<p>Pick a time</p>", queue=None, field="", agent_value="name", fallback=""
+):
+    return {
+        "id": id,
+        "type": "meeting",
+        "html": html,
+        "queue": queue,
+        "invitation": "",
+        "online_meeting": True,
+        "field": field,
+        "agent_value": agent_value,
+        "fallback": fallback,
+    }

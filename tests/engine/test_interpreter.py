@@ -98,7 +98,7 @@ def test_start_rejects_a_flow_without_branches():
 
 
 def test_unknown_card_types_are_skipped():
-    f = flow(branch("start", {"id": "x", "type": "meeting"}, {"type": None}, None, message("m1")))
+    f = flow(branch("start", {"id": "x", "type": "hologram"}, {"type": None}, None, message("m1")))
     assert start(f, {}).items == [{"kind": "message", "card": "m1", "html": "<p>Hello</p>"}, END]
 
 

@@ -21,6 +21,7 @@ from .schemas import (
     ConversationEnvelope,
     ErrorOut,
     EventIn,
+    SlotsOut,
     Slug,
     StartIn,
     Url,
@@ -129,10 +130,29 @@ def answer(request, response: HttpResponse, conversation_id: str, payload: Answe
         public_id=conversation_id,
         step=payload.step,
         card=payload.card,
-        value=payload.value,
+        # A meeting choice reaches the services as a plain dict, like every other value.
+        value=payload.value.model_dump() if isinstance(payload.value, Schema) else payload.value,
         mode=payload.mode,
     )
     return {"conversation": conversations.serialise(conversation), "items": items}
+
+
+class SlotsQuery(Schema):
+    tz: str = Field(..., max_length=64, description="The visitor's time zone (IANA name).")
+
+
+@router.get(
+    f"conversations/{CONVERSATION_ID}/slots",
+    response={200: SlotsOut, **ERRORS},
+    throttle=[PerIPThrottle(), PerConversationThrottle()],
+    summary="Free meeting times for the awaited meeting card",
+)
+@decorate_view(guarded)
+def slots(request, response: HttpResponse, conversation_id: str, query: Query[SlotsQuery]):
+    _require_consent(request, None)
+    return conversations.meeting_offer(
+        find_visitor(request), public_id=conversation_id, time_zone=query.tz
+    )
 
 
 @router.post(

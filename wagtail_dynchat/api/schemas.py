@@ -27,6 +27,18 @@ class StartIn(Schema):
     )
 
 
+class MeetingChoice(Schema):
+    start: Annotated[str, StringConstraints(max_length=40)] = Field(
+        ..., description="The chosen start time, as offered (ISO 8601 with offset)."
+    )
+    tz: Annotated[str, StringConstraints(max_length=64)] = Field(
+        ..., description="The visitor's time zone (IANA name), for the confirmation."
+    )
+    email: Annotated[str, StringConstraints(max_length=254)] | None = Field(
+        None, description="The visitor's e-mail, when the meeting item asked for it."
+    )
+
+
 class AnswerIn(Schema):
     step: StrictInt = Field(..., ge=0, description="The conversation's `step` being answered.")
     mode: Literal["chatbot", "popup", "inline"] | None = Field(
@@ -35,8 +47,10 @@ class AnswerIn(Schema):
         "conversation follows the visitor (chatbot, pop-up) or stays in its page (inline).",
     )
     card: CardId = Field(..., description="Id of the awaited card.")
-    value: StrictInt | AnswerText | None = Field(
-        None, description="Choice index for a question; text (or null to skip) for a capture."
+    value: StrictInt | AnswerText | MeetingChoice | None = Field(
+        None,
+        description="Choice index for a question; text (or null to skip) for a capture; the "
+        "chosen time for a meeting card.",
     )
 
     @field_validator("value", mode="wrap")
@@ -48,7 +62,8 @@ class AnswerIn(Schema):
         except ValidationError:
             raise PydanticCustomError(
                 "answer_value",
-                "Send a choice index, a text of at most {max_length} characters, or null.",
+                "Send a choice index, a text of at most {max_length} characters, a meeting time "
+                "(start, tz, email), or null.",
                 {"max_length": 2000},
             ) from None
 
@@ -56,6 +71,16 @@ class AnswerIn(Schema):
 class EventIn(Schema):
     kind: Literal["document_opened"]
     card: CardId
+
+
+class SlotDay(Schema):
+    date: str
+    times: list[str]
+
+
+class SlotsOut(Schema):
+    tz: str
+    days: list[SlotDay]
 
 
 class DialogueOut(Schema):

@@ -19,6 +19,7 @@ from .capture import CaptureBlock
 from .conditions import ConditionBlock
 from .documents import DocumentCardBlock
 from .goals import GoalBlock
+from .meetings import MeetingCardBlock
 from .messages import MessageBlock
 from .questions import QuestionBlock
 
@@ -61,6 +62,7 @@ class CardsBlock(blocks.StreamBlock):
     capture = CaptureBlock()
     goal = GoalBlock()
     document = DocumentCardBlock()
+    meeting = MeetingCardBlock()
     condition = ConditionBlock()
     jump = JumpBlock()
 

@@ -9,7 +9,7 @@ the editor sees.
 from collections.abc import Mapping
 from typing import Any
 
-INPUT_TYPES = frozenset({"question", "capture"})
+INPUT_TYPES = frozenset({"question", "capture", "meeting"})
 
 _EMPTY: Mapping[str, Any] = {}
 

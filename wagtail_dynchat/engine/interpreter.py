@@ -5,6 +5,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from django.utils.html import escape
 from django.utils.translation import gettext as _
 
 from . import flow as f
@@ -40,6 +41,11 @@ def _shorten(text: str) -> str:
     if len(text) <= _LABEL_LENGTH:
         return text
     return text[: _LABEL_LENGTH - 1].rsplit(" ", 1)[0].rstrip(" ,.;:") + "…"
+
+
+def _paragraph(text: str) -> str:
+    """Plain text as a bot message's HTML (escaped: it may quote an agent's or editor's text)."""
+    return f"<p>{escape(text)}</p>"
 
 
 def _valid_score(value: Any) -> int | None:
@@ -138,6 +144,10 @@ class _Run:
                 self.state.update(branch=branch, card=index, awaiting=f.card_id(card))
                 self.items.append(self.question(card) if kind == "question" else self.ask(card))
                 return
+            if kind == "meeting":
+                self.state.update(branch=branch, card=index, awaiting=f.card_id(card))
+                self.items.append(self.offer(card))
+                return
             if kind == "message":
                 self.items.append(
                     {"kind": "message", "card": f.card_id(card), "html": self.html(card)}
@@ -182,6 +192,16 @@ class _Run:
             "placeholder": f.text(card.get("placeholder")),
             "required": bool(card.get("required")),
             "options": f.options(card) if kind == "picklist" else [],
+        }
+
+    def offer(self, card: Mapping[str, Any]) -> dict[str, Any]:
+        # The times come from the booking service (they change by the minute); the item only
+        # says whether the visitor must also give an e-mail address for the invitation.
+        return {
+            "kind": "meeting",
+            "card": f.card_id(card),
+            "html": self.html(card),
+            "email": not f.is_known(self.person.get("email")),
         }
 
     def condition(self, card: Mapping[str, Any]) -> bool:
@@ -244,6 +264,58 @@ class _Run:
             self.write(field, stored)
             self.events.append(Event("captured", card_id, {"field": field, "value": stored}))
         self.state["branch"], self.state["card"] = next_position
+
+    def answer_meeting(self, card: Mapping[str, Any], outcome: Any) -> bool:
+        """Record what the booking service did with the visitor's choice (see :func:`answer`)."""
+        card_id = f.card_id(card)
+        if not isinstance(outcome, Mapping) or not (
+            outcome.get("taken") or outcome.get("unavailable") or outcome.get("booked")
+        ):
+            raise InvalidAnswer(_("A meeting card is answered with a time from its offer."))
+        if outcome.get("taken"):
+            text = _("Sorry, that time was just taken. Please choose another one.")
+            self.items.append({"kind": "retry", "card": card_id, "text": text})
+            self.events.append(Event("rejected", card_id, {"reason": "slot_taken"}))
+            return False
+        if outcome.get("unavailable"):
+            if self.state["step"] == 0:
+                self.events.append(Event("engaged", card_id, {}))
+            self.state["step"] += 1
+            self.state["awaiting"] = None
+            text = f.text(card.get("fallback")).strip() or _(
+                "Sorry, nobody can take a meeting at the moment. We will get back to you by e-mail."
+            )
+            self.items.append({"kind": "message", "card": card_id, "html": _paragraph(text)})
+            self.events.append(Event("meeting_unavailable", card_id, {}))
+            self.state["card"] += 1
+            return True
+        booked = outcome["booked"]
+        self.accept(card_id, f.text(booked.get("when")))
+        if booked.get("email") and not f.is_known(self.person.get("email")):
+            self.write("email", booked["email"])
+        field = f.field_name(card)
+        if field:
+            agent = booked.get("agent_email" if card.get("agent_value") == "email" else "agent")
+            self.write(field, agent)
+            self.events.append(Event("captured", card_id, {"field": field, "value": agent}))
+        self.events.append(
+            Event(
+                "meeting",
+                card_id,
+                {
+                    "meeting": booked.get("meeting"),
+                    "agent": booked.get("agent"),
+                    "starts_at": booked.get("starts_at"),
+                },
+            )
+        )
+        text = _("You're booked with %(agent)s on %(when)s. The invitation is on its way.") % {
+            "agent": f.text(booked.get("agent")),
+            "when": f.text(booked.get("when")),
+        }
+        self.items.append({"kind": "message", "card": card_id, "html": _paragraph(text)})
+        self.state["card"] += 1
+        return True
 
     def answer_capture(self, card: Mapping[str, Any], value: Any, **limits: Any) -> bool:
         if value is not None and not isinstance(value, str):
@@ -324,6 +396,9 @@ def answer(
     card = run.card_at(loaded["branch"], loaded["card"])
     if f.card_type(card) == "question":
         run.answer_question(card, value)
+    elif f.card_type(card) == "meeting":
+        if not run.answer_meeting(card, value):
+            return run.result()
     elif not run.answer_capture(
         card,
         value,

@@ -2,10 +2,22 @@
 
 from ..snippets.models import Dialogue, DialogueTarget, DialogueURLRule
 from .conversations import Conversation, ConversationEvent, FlowSnapshot
+from .meetings import (
+    Account,
+    Agent,
+    CalendarConnection,
+    Meeting,
+    MeetingQueue,
+    QueueMember,
+    RoutingRule,
+)
 from .people import Person, Visitor
 from .settings import ChatSettings
 
 __all__ = [
+    "Account",
+    "Agent",
+    "CalendarConnection",
     "ChatSettings",
     "Conversation",
     "ConversationEvent",
@@ -13,6 +25,10 @@ __all__ = [
     "DialogueTarget",
     "DialogueURLRule",
     "FlowSnapshot",
+    "Meeting",
+    "MeetingQueue",
     "Person",
+    "QueueMember",
+    "RoutingRule",
     "Visitor",
 ]

@@ -55,7 +55,7 @@ const ICON_CLOSE =
   '<path d="M6 6l12 12M18 6L6 18" stroke="currentColor" stroke-width="2.5" stroke-linecap="round"/></svg>';
 
 // Element builder. Strings and nodes in `kids` are appended as text/nodes, never parsed as HTML.
-function h(tag, props = {}, ...kids) {
+export function h(tag, props = {}, ...kids) {
   const el = document.createElement(tag);
   for (const [key, value] of Object.entries(props)) {
     if (value == null || value === false) continue;
@@ -509,6 +509,11 @@ class Chat {
     let ui = null;
     if (item?.kind === "question") ui = this.choices(item);
     else if (item?.kind === "capture") ui = this.form(item);
+    else if (item?.kind === "meeting") {
+      // A module of its own: only meeting cards need it.
+      ui = h("div", { class: "dynchat-meeting" });
+      import(new URL("meeting.js", import.meta.url)).then((m) => m.render(this, item, ui), console.debug);
+    }
     this.controls.replaceChildren(...(ui ? [ui] : []));
     this.controls.hidden = !ui;
     this.controls.dataset.kind = ui ? item.kind : "";
@@ -521,7 +526,7 @@ class Chat {
     const items = this.conv.items || [];
     for (let i = items.length - 1; i >= 0; i--) {
       const item = items[i];
-      if (item.card === card && (item.kind === "question" || item.kind === "capture")) return item;
+      if (item.card === card && ["question", "capture", "meeting"].includes(item.kind)) return item;
     }
     return null;
   }

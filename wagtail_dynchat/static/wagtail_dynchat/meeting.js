@@ -1,0 +1,78 @@
+// wagtail-dynchat meeting card: the time picker, loaded by widget.js only when a meeting card is
+// awaited. Days first, then that day's times, all in the visitor's time zone; every choice is a
+// button, so it works by keyboard, and the chosen day is marked with aria-pressed.
+import { h } from "./widget.js";
+
+const STRINGS = {
+  days: "Choose a day",
+  times: "Choose a time",
+  noTimes: "There are no free times in the coming days.",
+  invite: "Your e-mail address, for the invitation",
+  continue: "Continue",
+};
+
+let styled;
+
+export async function render(chat, item, box) {
+  const t = { ...STRINGS, ...chat.t };
+  styled ||= document.head.appendChild(
+    h("link", { rel: "stylesheet", href: new URL("meeting.css", import.meta.url).href }),
+  );
+  const tz = Intl.DateTimeFormat().resolvedOptions().timeZone || "UTC";
+  const url = `${chat.cfg.api}conversations/${encodeURIComponent(chat.conv.id)}/slots?tz=${encodeURIComponent(tz)}`;
+  let offer;
+  try {
+    const res = await fetch(url);
+    if (!res.ok) throw new Error(`slots: HTTP ${res.status}`);
+    offer = await res.json();
+  } catch (err) {
+    console.debug("dynchat:", err);
+    return chat.system(t.error);
+  }
+  const format = (options) => new Intl.DateTimeFormat(chat.lang, { timeZone: offer.tz, ...options });
+  const dayName = format({ weekday: "long", day: "numeric", month: "long" });
+  const timeName = format({ hour: "numeric", minute: "2-digit" });
+
+  const email = item.email
+    ? h("input", { class: "dynchat-input", type: "email", id: chat.id(), autocomplete: "email", required: true })
+    : null;
+  const choose = (start) => chat.answer({ start, tz: offer.tz, email: email ? email.value : null });
+
+  if (!offer.days.length) {
+    // Nobody is free: the server then records the card's fallback and the dialogue goes on.
+    box.append(
+      h("p", { class: "dynchat-label" }, t.noTimes),
+      h("div", { class: "dynchat-buttons" }, h("button", { type: "button", class: "dynchat-send", onclick: () => choose("") }, t.continue)),
+    );
+    return;
+  }
+  const times = h("div", { class: "dynchat-choices dynchat-times", role: "group", "aria-label": t.times });
+  const days = h(
+    "div",
+    { class: "dynchat-choices dynchat-days", role: "group", "aria-label": t.days },
+    ...offer.days.map((day) =>
+      h(
+        "button",
+        {
+          type: "button",
+          class: "dynchat-choice",
+          "aria-pressed": "false",
+          onclick(event) {
+            for (const other of days.children) other.setAttribute("aria-pressed", String(other === event.currentTarget));
+            times.replaceChildren(
+              ...day.times.map((start) =>
+                h("button", { type: "button", class: "dynchat-choice", onclick: () => choose(start) }, timeName.format(new Date(start))),
+              ),
+            );
+            times.firstChild?.focus();
+          },
+        },
+        dayName.format(new Date(day.times[0])),
+      ),
+    ),
+  );
+  if (email) box.append(h("label", { class: "dynchat-label", for: email.id }, t.invite), email);
+  box.append(days, times);
+  // The picker arrives after the controls were drawn: take the focus the chat gave the log.
+  if (chat.log.contains(document.activeElement) || document.activeElement === chat.log) (email || days.firstChild).focus();
+}
