@@ -43,6 +43,7 @@ STRINGS = {
     "times": _("Choose a time"),
     "noTimes": _("There are no free times in the coming days."),
     "invite": _("Your e-mail address, for the invitation"),
+    "needEmail": _("Please enter your e-mail address for the invitation."),
     "continue": _("Continue"),
 }
 

@@ -8,10 +8,13 @@ const STRINGS = {
   times: "Choose a time",
   noTimes: "There are no free times in the coming days.",
   invite: "Your e-mail address, for the invitation",
+  needEmail: "Please enter your e-mail address for the invitation.",
   continue: "Continue",
 };
 
 let styled;
+// What the visitor typed survives the picker being rebuilt (a time taken meanwhile).
+let typed = "";
 
 export async function render(chat, item, box) {
   const t = { ...STRINGS, ...chat.t };
@@ -34,17 +37,31 @@ export async function render(chat, item, box) {
   const timeName = format({ hour: "numeric", minute: "2-digit" });
 
   const email = item.email
-    ? h("input", { class: "dynchat-input", type: "email", id: chat.id(), autocomplete: "email", required: true })
+    ? h("input", { class: "dynchat-input", type: "email", id: chat.id(), autocomplete: "email", required: true, value: typed })
     : null;
-  const choose = (start) => chat.answer({ start, tz: offer.tz, email: email ? email.value : null });
+  const problem = h("p", { class: "dynchat-label", id: chat.id(), hidden: true }, t.needEmail);
+  email?.addEventListener("input", () => (typed = email.value));
+  const choose = (start) => {
+    // Said here, at the field, rather than as the server's 400 after the fact.
+    if (email && !email.checkValidity()) {
+      problem.hidden = false;
+      email.setAttribute("aria-invalid", "true");
+      email.setAttribute("aria-describedby", problem.id);
+      return email.focus();
+    }
+    chat.answer({ start, tz: offer.tz, email: email ? email.value : null });
+  };
+  const takeFocus = (control) => {
+    // The picker arrives after the controls were drawn: take the focus the chat gave the log.
+    if (document.activeElement === chat.log || chat.log.contains(document.activeElement)) control.focus();
+  };
 
   if (!offer.days.length) {
     // Nobody is free: the server then records the card's fallback and the dialogue goes on.
-    box.append(
-      h("p", { class: "dynchat-label" }, t.noTimes),
-      h("div", { class: "dynchat-buttons" }, h("button", { type: "button", class: "dynchat-send", onclick: () => choose("") }, t.continue)),
-    );
-    return;
+    // A choice like any other, so the chat's own focus handling finds it when the panel opens.
+    const next = h("button", { type: "button", class: "dynchat-choice", onclick: () => chat.answer({ start: "", tz: offer.tz }) }, t.continue);
+    box.append(h("p", { class: "dynchat-label" }, t.noTimes), h("div", { class: "dynchat-buttons" }, next));
+    return takeFocus(next);
   }
   const times = h("div", { class: "dynchat-choices dynchat-times", role: "group", "aria-label": t.times });
   const days = h(
@@ -71,8 +88,7 @@ export async function render(chat, item, box) {
       ),
     ),
   );
-  if (email) box.append(h("label", { class: "dynchat-label", for: email.id }, t.invite), email);
+  if (email) box.append(h("label", { class: "dynchat-label", for: email.id }, t.invite), email, problem);
   box.append(days, times);
-  // The picker arrives after the controls were drawn: take the focus the chat gave the log.
-  if (chat.log.contains(document.activeElement) || document.activeElement === chat.log) (email || days.firstChild).focus();
+  takeFocus(email || days.firstChild);
 }

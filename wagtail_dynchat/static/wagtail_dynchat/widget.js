@@ -230,7 +230,7 @@ class Chat {
     );
     if (!this.inline) {
       this.root.addEventListener("keydown", (event) => this.onKeydown(event));
-      // Launchers line up along the bottom edge, in mount order (CSSOM: allowed by a strict CSP).
+      // Launcher slots along the bottom edge, in mount order.
       this.root.style.setProperty("--_slot", floating.push(this) - 1);
     }
     this.applyTheme();
@@ -308,7 +308,7 @@ class Chat {
     this.log.focus();
   }
 
-  // Opening an open chat just moves focus into it (a link to a dialogue already shown).
+  // Opening an open chat moves focus into it.
   open(moveFocus) {
     if (!this.isOpen) {
       this.isOpen = true;
@@ -375,8 +375,7 @@ class Chat {
     this.log.replaceChildren();
     const started = this.conv.started;
     if (started) {
-      // In the visitor's own time zone and the page's language.
-      const when = new Intl.DateTimeFormat(this.lang, { dateStyle: "medium", timeStyle: "short" });
+        const when = new Intl.DateTimeFormat(this.lang, { dateStyle: "medium", timeStyle: "short" });
       this.log.append(
         h("p", { class: "dynchat-started" }, `${this.t.started} `, h("time", { datetime: started }, when.format(new Date(started)))),
       );
@@ -388,7 +387,6 @@ class Chat {
     this.root.dataset.conversation = this.conv.id;
   }
 
-  // Appends items to the log and returns the elements added.
   append(items, animate) {
     const added = [];
     for (const item of items) {
@@ -499,11 +497,12 @@ class Chat {
     this.log.scrollTop = this.log.scrollHeight;
   }
 
-  // Rebuilds the controls for a newly awaited card; false for a retry (keeps what was typed).
-  renderControls() {
+  // Rebuilds the controls for a newly awaited card; false for a retry (keeps what was typed),
+  // unless forced (a meeting card's times changed).
+  renderControls(force) {
     const awaiting = this.conv.status === "active" ? this.conv.awaiting : null;
     const key = awaiting ? `${awaiting.card}@${this.conv.step}` : "";
-    if (this.controls.dataset.key === key) return false;
+    if (!force && this.controls.dataset.key === key) return false;
     this.controls.dataset.key = key;
     const item = awaiting && this.awaitedItem();
     let ui = null;
@@ -618,7 +617,7 @@ class Chat {
     }
     this.conv = data.conversation;
     const added = await this.reveal(data.items || []);
-    const kept = !this.renderControls();
+    const kept = !this.renderControls(asked?.kind === "meeting");
     this.setBusy(false);
     if (kept) this.markInvalid(added.find((el) => el.dataset.kind === "retry"));
     this.root.dataset.status = this.conv.status;
