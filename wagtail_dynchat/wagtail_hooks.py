@@ -56,18 +56,15 @@ def register_admin_urls():
     return [path("dynchat/", include(admin_urls))]
 
 
-# Meetings and routing
-from .admin.sales import register_sales_admin  # noqa: E402
-
-register_sales_admin()
-
-
-# Calendars: each agent's "My calendar" page, the OAuth callbacks and the admins' listing of
-# every agent (wagtail-modeladmin); the views and their registration live in admin/calendars.py.
-def _register_calendars():
+# Sales: meetings, queues, routing rules, accounts and every agent's calendar in one menu
+# (wagtail-modeladmin, admin/sales.py), and each agent's own "My calendar" page with the OAuth
+# callbacks (admin/calendars.py).
+def _register_sales():
     from .admin import calendars
+    from .admin.sales import register_sales_admin
 
-    calendars.register()
+    calendars.register(listing=False)
+    register_sales_admin()
 
 
-_register_calendars()
+_register_sales()

@@ -29,7 +29,7 @@ from tests.conftest import SIMPLE_FLOW, ensure_wagtail_base_rows, make_dialogue
 from tests.fakes import fixtures as fakes
 from tests.fakes.fixtures import connect_google
 from tests.test_admin_dialogues import sidebar_menu, submenu
-from wagtail_dynchat.meetings import availability, booking, tasks
+from wagtail_dynchat.meetings import availability, booking, connections, tasks
 from wagtail_dynchat.meetings import tokens as token_store
 from wagtail_dynchat.models import (
     Agent,
@@ -644,6 +644,7 @@ def test_sales_admins_get_the_sales_menu(sales):
         ("Queues", reverse("dynchat_queues_modeladmin_index")),
         ("Routing rules", reverse("dynchat_routing-rules_modeladmin_index")),
         ("Accounts", reverse("dynchat_accounts_modeladmin_index")),
+        ("Calendars", reverse(connections.AGENTS_URL_NAME)),
     ]
 
 

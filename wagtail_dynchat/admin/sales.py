@@ -1,4 +1,4 @@
-"""The "Sales" menu (wagtail-modeladmin): meetings, queues, routing rules and accounts.
+"""The "Sales" menu (wagtail-modeladmin): meetings, queues, routing rules, accounts and agents.
 
 Seen by users with permissions on those models, the "Sales admin" group by default; the
 "Calendar agent" group has none of them, so its users see neither the menu nor the views.
@@ -7,6 +7,7 @@ Seen by users with permissions on those models, the "Sales admin" group by defau
 from django.utils.translation import gettext_lazy as _
 from wagtail_modeladmin.options import ModelAdminGroup, modeladmin_register
 
+from .calendars import AgentAdmin
 from .meetings import MeetingAdmin
 from .routing import AccountAdmin, QueueAdmin, RoutingRuleAdmin
 
@@ -15,7 +16,7 @@ class SalesAdminGroup(ModelAdminGroup):
     menu_label = _("Sales")
     menu_icon = "calendar-check"
     menu_order = 260
-    items = (MeetingAdmin, QueueAdmin, RoutingRuleAdmin, AccountAdmin)
+    items = (MeetingAdmin, QueueAdmin, RoutingRuleAdmin, AccountAdmin, AgentAdmin)
 
 
 def register_sales_admin():
