@@ -243,3 +243,44 @@ def test_answering_before_starting_is_a_404(admin_client):
     response = widget.answer({"id": "preview", "step": 0, "awaiting": {"card": "c"}}, 0)
     assert response.status_code == 404
     assert admin_client.get(config["api"] + "bootstrap").json()["conversation"] is None
+
+
+def test_a_meeting_card_previews_with_sample_times_and_books_nothing(admin_client, admin_user):
+    flow = [
+        branch(
+            "start",
+            "",
+            {
+                "type": "meeting",
+                "value": {
+                    "prompt": "<p>When?</p>",
+                    "queue": "",
+                    "invitation": "",
+                    "online_meeting": True,
+                    "agent_field": "",
+                    "agent_value": "name",
+                    "fallback": "",
+                },
+            },
+        )
+    ]
+    before = rows()
+    preview(admin_client, url("preview_on_add"), dialogue_form(flow, name="Meet"))
+    client = strict_client(admin_user)
+    widget = Widget(client, config_of(client.get(url("preview_on_add"))))
+    conversation = widget.start().json()["conversation"]
+    assert conversation["awaiting"]["kind"] == "meeting"
+
+    offered = client.get(
+        f"{widget.config['api']}conversations/{conversation['id']}/slots", {"tz": "Asia/Tokyo"}
+    ).json()
+    assert offered["tz"] == "Asia/Tokyo" and len(offered["days"]) == 3
+    start = offered["days"][0]["times"][0]
+    assert start.endswith("T09:00:00+09:00")
+
+    done = widget.answer(conversation, {"start": start, "tz": "Asia/Tokyo", "email": None})
+    assert done.status_code == 200
+    assert "Sample agent" in done.json()["items"][1]["html"]
+    assert done.json()["conversation"]["status"] == "completed"
+    assert widget.answer(conversation, "9:00").status_code in (400, 409)
+    assert rows() == before

@@ -5,6 +5,7 @@ the cache under a random token; an admin-only endpoint runs the same engine over
 person, keeping the conversation in the cache too, so nothing reaches the database or the reports.
 """
 
+import datetime
 import json
 import secrets
 
@@ -20,6 +21,7 @@ from django.views.decorators.http import require_GET, require_POST
 from . import engine, targeting
 from .conf import dynchat_settings
 from .conversations import ConversationError, apply_result, dialogue_summary, run_answer, serialise
+from .meetings.chat import InvalidChoice, meeting_card, visitor_zone, when
 from .models import Conversation, FlowSnapshot, Person
 from .page_views import all_facts
 from .tag import widget_config
@@ -242,6 +244,12 @@ def answer(request, token, conversation_id):
             {"error": "bad_request", "message": "Send the step, card and value as JSON."},
             status=400,
         )
+    if meeting_card(conversation, card) is not None:
+        value = _sample_booking(value)
+        if value is None:
+            return JsonResponse(
+                {"error": "invalid", "message": "Choose one of the sample times."}, status=400
+            )
     try:
         result = run_answer(
             conversation, step=step, card=card, value=value, person=conversation.preview_person
@@ -253,6 +261,56 @@ def answer(request, token, conversation_id):
     return JsonResponse(
         {"conversation": serialise(conversation), "items": result.items}, status=200
     )
+
+
+# Previews book nothing: a meeting card offers sample times on the next weekdays and "books" them
+# with a sample agent, so editors see the whole exchange.
+SAMPLE_AGENT = _("Sample agent")
+
+
+@require_GET
+def slots(request, token, conversation_id):
+    """Sample times for a previewed meeting card: the next three weekdays, 09:00 to 16:00."""
+    _conversation, started = _load(token)
+    if not started:
+        return _gone()
+    try:
+        zone = visitor_zone(request.GET.get("tz", "UTC"))
+    except InvalidChoice as error:
+        return JsonResponse({"error": "invalid", "message": str(error)}, status=400)
+    day = timezone.now().astimezone(zone).date()
+    days = []
+    while len(days) < 3:
+        day += datetime.timedelta(days=1)
+        if day.weekday() < 5:
+            times = [
+                datetime.datetime.combine(day, datetime.time(hour), zone).isoformat()
+                for hour in range(9, 17)
+            ]
+            days.append({"date": day.isoformat(), "times": times})
+    return JsonResponse({"tz": zone.key, "days": days})
+
+
+def _sample_booking(value):
+    if not isinstance(value, dict):
+        return None
+    try:
+        zone = visitor_zone(value.get("tz"))
+        start = datetime.datetime.fromisoformat(str(value.get("start") or ""))
+    except (InvalidChoice, ValueError):
+        return None
+    if start.tzinfo is None:
+        return None
+    return {
+        "booked": {
+            "meeting": None,
+            "agent": str(SAMPLE_AGENT),
+            "agent_email": "agent@example.com",
+            "starts_at": start.isoformat(),
+            "when": when(start, zone),
+            "email": "",
+        }
+    }
 
 
 @require_POST

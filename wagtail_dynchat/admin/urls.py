@@ -16,6 +16,11 @@ urlpatterns = [
         name="preview_answer",
     ),
     path(
+        "preview/<str:token>/conversations/<str:conversation_id>/slots",
+        preview.slots,
+        name="preview_slots",
+    ),
+    path(
         "preview/<str:token>/conversations/<str:conversation_id>/events",
         preview.ignore,
         name="preview_event",
