@@ -120,5 +120,12 @@ WAGTAILDOCS_EXTENSIONS = ["csv", "docx", "odt", "pdf", "pptx", "txt", "xlsx", "z
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "memory://")
 CELERY_TASK_ALWAYS_EAGER = not os.environ.get("CELERY_BROKER_URL")
 CELERY_TASK_EAGER_PROPAGATES = True
+# Periodic work for `celery -A example_site beat`.
+CELERY_BEAT_SCHEDULE = {
+    "dynchat-resend-pending-meetings": {
+        "task": "wagtail_dynchat.meetings.tasks.resend_pending_meetings",
+        "schedule": 5 * 60,
+    },
+}
 
 WAGTAIL_DYNCHAT = {}

@@ -483,3 +483,21 @@ def test_reschedule_ignores_the_meetings_own_event_in_free_busy(booked, google):
     cache.clear()
     with pytest.raises(booking.SlotTaken):
         booking.reschedule(booked, at(10, 20), now=NOW)  # runs into the other busy block
+
+
+def test_pending_meetings_are_sent_to_the_calendar_again(team, google):
+    """A booking whose task never ran (the broker was down at commit) is picked up by the beat
+    task, and only once it has waited long enough."""
+    from django.utils import timezone
+
+    queue, (ann, _bob) = team
+    meeting = book(queue)  # the commit callbacks are not run: the task was "lost"
+    assert tasks.resend_pending_meetings() == 0
+    Meeting.objects.filter(pk=meeting.pk).update(
+        updated_at=timezone.now() - tasks.STUCK_AFTER - datetime.timedelta(seconds=1)
+    )
+    assert tasks.resend_pending_meetings() == 1
+    meeting.refresh_from_db()
+    assert meeting.status == Meeting.SCHEDULED
+    assert len(google.events(ann.user.email)) == 1
+    assert tasks.resend_pending_meetings() == 0

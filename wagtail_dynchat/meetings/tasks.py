@@ -412,3 +412,25 @@ def _tell_the_visitor(meeting):
             _("%(agent)s knows and will contact you to find a time.") % context,
         ]
         _send(_("Your meeting could not be booked"), lines, [meeting.email])
+
+
+# A booking enqueues its calendar task when its transaction commits; if the broker was down then,
+# the meeting would wait forever. Run this from Celery beat (every few minutes): creating the
+# event is idempotent, so a meeting whose task is merely slow is not booked twice.
+STUCK_AFTER = datetime.timedelta(minutes=10)
+
+
+@shared_task(acks_late=True)
+def resend_pending_meetings():
+    """Enqueue the calendar task again for meetings still pending after ``STUCK_AFTER``."""
+    cutoff = timezone.now() - STUCK_AFTER
+    ids = list(
+        Meeting.objects.filter(status=Meeting.PENDING, updated_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )[:500]
+    )
+    for meeting_id in ids:
+        create_calendar_event.delay(meeting_id)
+    if ids:
+        logger.warning("Sent %d pending meeting(s) to the calendar again", len(ids))
+    return len(ids)
