@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime
 import email.utils
+import hmac
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
@@ -219,3 +220,32 @@ def merge_intervals(intervals):
         else:
             merged.append((start, end))
     return merged
+
+
+def redirect_parameters(query, flow, provider):
+    """The provider's redirect parameters (a QueryDict or parse_qs lists: one value each), once
+    the agent agreed and the state matches the session's flow; else :class:`ProviderError`
+    with ``code`` ``access_denied``, the provider's error, or ``state_mismatch``."""
+    params = {}
+    for key in query:
+        value = query[key]
+        if isinstance(value, list | tuple):
+            value = value[-1] if value else ""
+        params[key] = value
+    if params.get("error"):
+        error = params["error"]
+        detail = params.get("error_description", "")
+        raise ProviderError(
+            f"{provider} sign-in was cancelled: the calendar was not connected."
+            if error == "access_denied"
+            else f"{provider} sign-in failed: {error}" + (f" ({detail})" if detail else "") + ".",
+            code=error,
+        )
+    expected = str((flow or {}).get("state") or "")
+    if not expected or not hmac.compare_digest(expected, str(params.get("state") or "")):
+        raise ProviderError(
+            "The sign-in answer does not belong to this session (state mismatch); "
+            "please start connecting the calendar again.",
+            code="state_mismatch",
+        )
+    return params

@@ -16,7 +16,6 @@ import base64
 import datetime
 import functools
 import hashlib
-import hmac
 import json
 from urllib.parse import urlencode
 
@@ -48,6 +47,7 @@ from .base import (
     merge_intervals,
     parse_retry_after,
     parse_rfc3339,
+    redirect_parameters,
     rfc3339,
     unique,
 )
@@ -140,23 +140,8 @@ def finish(redirect_uri: str, flow: dict, query: dict) -> Tokens:
     state does not match the session's (``code="state_mismatch"``), when Google refuses the code
     or when the agent unticked a calendar permission (``code="insufficient_scope"``).
     """
-    query = _single_values(query)
-    if query.get("error"):
-        error = query["error"]
-        raise ProviderError(
-            "Google sign-in was cancelled: the calendar was not connected."
-            if error == "access_denied"
-            else f"Google sign-in failed: {error}.",
-            code=error,
-        )
-    expected = str((flow or {}).get("state") or "")
-    received = str(query.get("state") or "")
-    if not expected or not hmac.compare_digest(expected, received):
-        raise ProviderError(
-            "The sign-in answer does not belong to this session (state mismatch); "
-            "please start connecting the calendar again.",
-            code="state_mismatch",
-        )
+    query = redirect_parameters(query, flow, "Google")
+    expected = flow["state"]
     if not query.get("code"):
         raise ProviderError("Google's answer carries no authorization code.", code="no_code")
 
@@ -535,17 +520,6 @@ def _expiry(token):
     if token.get("expires_in"):
         return datetime.datetime.now(UTC) + datetime.timedelta(seconds=int(token["expires_in"]))
     return None
-
-
-def _single_values(query):
-    # A QueryDict or {"key": ["value"]} from parse_qs: keep the last value of each key.
-    result = {}
-    for key in query:
-        value = query[key]
-        if isinstance(value, list | tuple):
-            value = value[-1] if value else ""
-        result[key] = value
-    return result
 
 
 def _event_body(spec: EventSpec) -> dict:

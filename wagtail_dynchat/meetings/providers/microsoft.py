@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime
-import hmac
 import warnings
 import zoneinfo
 from urllib.parse import quote, urlparse
@@ -44,6 +43,7 @@ from .base import (
     chunks,
     merge_intervals,
     parse_retry_after,
+    redirect_parameters,
     unique,
 )
 
@@ -145,23 +145,7 @@ def finish(redirect_uri: str, flow: dict, query: dict) -> Tokens:
     state does not match the session's (``code="state_mismatch"``) or when Microsoft refuses
     the code (``invalid_grant``: expired, already used, PKCE mismatch).
     """
-    query = _single_values(query)
-    if query.get("error"):
-        error = query["error"]
-        raise ProviderError(
-            "Microsoft sign-in was cancelled: the calendar was not connected."
-            if error == "access_denied"
-            else f"Microsoft sign-in failed: {error} ({query.get('error_description', '')})",
-            code=error,
-        )
-    expected = str((flow or {}).get("state") or "")
-    received = str(query.get("state") or "")
-    if not expected or not hmac.compare_digest(expected, received):
-        raise ProviderError(
-            "The sign-in answer does not belong to this session (state mismatch); "
-            "please start connecting the calendar again.",
-            code="state_mismatch",
-        )
+    query = redirect_parameters(query, flow, "Microsoft")
     if flow.get("redirect_uri") and flow["redirect_uri"] != redirect_uri:
         raise ProviderError(
             "The sign-in was started for another redirect URI.", code="redirect_uri_mismatch"
@@ -466,13 +450,3 @@ def _expiry(result):
     if result.get("expires_in"):
         return datetime.datetime.now(UTC) + datetime.timedelta(seconds=int(result["expires_in"]))
     return None
-
-
-def _single_values(query):
-    result = {}
-    for key in query:
-        value = query[key]
-        if isinstance(value, list | tuple):
-            value = value[-1] if value else ""
-        result[key] = value
-    return result
