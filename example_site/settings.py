@@ -126,6 +126,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "wagtail_dynchat.meetings.tasks.resend_pending_meetings",
         "schedule": 5 * 60,
     },
+    # Retries that come due and leases of killed workers are picked up here.
+    "dynchat-drain-marketo-outbox": {
+        "task": "wagtail_dynchat.marketo.tasks.drain_outbox",
+        "schedule": 60,
+    },
 }
 
 WAGTAIL_DYNCHAT = {}

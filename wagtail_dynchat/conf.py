@@ -56,6 +56,20 @@ DEFAULTS = {
         "AUTHORITY": "https://login.microsoftonline.com/organizations",
         "GRAPH_ENDPOINT": "https://graph.microsoft.com/v1.0",
     },
+    # Marketo Engage REST API. With no BASE_URL nothing is queued for Marketo and everything else
+    # works. The rate budget defaults to half of Marketo's instance limits, as Marketo advises.
+    "MARKETO": {
+        "BASE_URL": "",  # https://<munchkin-id>.mktorest.com
+        "IDENTITY_URL": "",  # https://<munchkin-id>.mktorest.com/identity (default: BASE_URL)
+        "CLIENT_ID": "",
+        "CLIENT_SECRET": "",
+        "MUNCHKIN_ID": "",
+        "RATE_CALLS": 50,
+        "RATE_WINDOW_SECONDS": 20,
+        "MAX_CONCURRENT": 5,
+        "BATCH_SIZE": 300,
+        "TIMEOUT": 30,
+    },
     # Seconds free/busy answers are cached: slot offers stay fast, bookings re-check anyway.
     "FREE_BUSY_CACHE_SECONDS": 60,
     # Transcript items kept per conversation (a flow that loops through questions could grow

@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from . import engine, targeting
 from .conf import dynchat_settings
+from .marketo import outbox as marketo_outbox
 from .meetings.chat import InvalidChoice, meeting_card
 from .meetings.chat import offer as offer_times
 from .meetings.chat import outcome as meeting_outcome
@@ -245,6 +246,7 @@ def answer(visitor, session, *, public_id, step, card, value, mode=None):
         result = run_answer(conversation, step=step, card=card, value=value)
         if result.person_updates:
             person = _update_person(visitor, result.person_updates)
+            marketo_outbox.enqueue_lead(person, result.person_updates)
             if person.pk != conversation.person_id:
                 # The e-mail belongs to someone we know: the rest of this turn (questions
                 # skipped when known, tokens, conditions) must see what we know about them.

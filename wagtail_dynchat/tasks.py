@@ -1,5 +1,6 @@
 """The app's Celery tasks, where ``app.autodiscover_tasks()`` looks for them."""
 
+from .marketo.tasks import drain_outbox
 from .meetings.tasks import (
     cancel_calendar_event,
     create_calendar_event,
@@ -10,6 +11,7 @@ from .meetings.tasks import (
 __all__ = [
     "cancel_calendar_event",
     "create_calendar_event",
+    "drain_outbox",
     "resend_pending_meetings",
     "update_calendar_event",
 ]

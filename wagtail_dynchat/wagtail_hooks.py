@@ -68,3 +68,22 @@ def _register_sales():
 
 
 _register_sales()
+
+
+# Marketo outbox
+def _register_marketo_outbox():
+    from .admin import outbox
+
+    @hooks.register("register_admin_urls")
+    def register_outbox_urls():
+        return [
+            path(
+                "dynchat/marketo/outbox/",
+                include((outbox.get_urls(), "wagtail_dynchat_outbox")),
+            )
+        ]
+
+    hooks.register(MENU_HOOK, outbox.menu_item)
+
+
+_register_marketo_outbox()

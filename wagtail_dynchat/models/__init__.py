@@ -11,6 +11,7 @@ from .meetings import (
     QueueMember,
     RoutingRule,
 )
+from .outbox import OutboxItem
 from .people import Person, Visitor
 from .settings import ChatSettings
 
@@ -27,6 +28,7 @@ __all__ = [
     "FlowSnapshot",
     "Meeting",
     "MeetingQueue",
+    "OutboxItem",
     "Person",
     "QueueMember",
     "RoutingRule",
