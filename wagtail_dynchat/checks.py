@@ -109,3 +109,65 @@ def check_calendar_encryption_key(app_configs, databases=None, **kwargs):
             id="wagtail_dynchat.E010",
         )
     ]
+
+
+@register()
+def check_marketo(app_configs, **kwargs):
+    """Marketo is optional, but a half-filled MARKETO setting would fail on the first sync."""
+    from urllib.parse import urlsplit
+
+    from .conf import dynchat_settings
+
+    config = dynchat_settings.MARKETO
+    base = (config.get("BASE_URL") or "").strip()
+    if not base:
+        return []
+    messages = []
+    parts = urlsplit(base)
+    if parts.scheme != "https" or not parts.netloc or parts.path not in ("", "/"):
+        messages.append(
+            Error(
+                f"WAGTAIL_DYNCHAT['MARKETO']['BASE_URL'] is {base!r}; it must be the REST base "
+                "address without a path, such as https://123-ABC-456.mktorest.com.",
+                hint="Admin > Integrations > Web Services in Marketo shows it (drop '/rest').",
+                id="wagtail_dynchat.E020",
+            )
+        )
+    missing = [key for key in ("CLIENT_ID", "CLIENT_SECRET") if not config.get(key)]
+    if missing:
+        messages.append(
+            Error(
+                "WAGTAIL_DYNCHAT['MARKETO'] sets BASE_URL but not " + " and ".join(missing) + ".",
+                hint="Create a LaunchPoint custom service in Marketo and read its credentials "
+                "from the environment.",
+                id="wagtail_dynchat.E021",
+            )
+        )
+    for key in ("RATE_CALLS", "RATE_WINDOW_SECONDS", "MAX_CONCURRENT", "BATCH_SIZE"):
+        value = config.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            messages.append(
+                Error(
+                    f"WAGTAIL_DYNCHAT['MARKETO'][{key!r}] must be a positive whole number.",
+                    id="wagtail_dynchat.E022",
+                )
+            )
+    if isinstance(config.get("BATCH_SIZE"), int) and config["BATCH_SIZE"] > 300:
+        messages.append(
+            Error(
+                "WAGTAIL_DYNCHAT['MARKETO']['BATCH_SIZE'] is over 300, the most records "
+                "Marketo accepts in one call.",
+                id="wagtail_dynchat.E023",
+            )
+        )
+    calls, window = config.get("RATE_CALLS"), config.get("RATE_WINDOW_SECONDS")
+    if isinstance(calls, int) and isinstance(window, int) and window and calls / window > 5:
+        messages.append(
+            Warning(
+                "The Marketo rate budget is above Marketo's instance limit (100 calls per 20 "
+                "seconds): workers would hit 606 errors.",
+                hint="Keep to half of it (the default, 50 per 20 s), as Marketo advises.",
+                id="wagtail_dynchat.W020",
+            )
+        )
+    return messages

@@ -341,3 +341,32 @@ def test_workers_never_claim_the_same_items():
     assert len(claimed) == 3
     assert not {item.pk for item in claimed} & set(held)
     assert {item.status for item in claimed} == {"sending"}
+
+
+def messages_of(response):
+    return [str(message) for message in response.context["messages"]]
+
+
+def test_test_connection_reports_what_marketo_answered(admin_client, marketo_fake, settings):
+    answered = admin_client.post(reverse(INDEX), {"test": "1"}, follow=True)
+    [message] = messages_of(answered)
+    assert message.startswith("Connected to Marketo:") and "lead fields" in message
+
+    marketo_fake.fail_code("*", "603", message="Access denied")
+    refused = admin_client.post(reverse(INDEX), {"test": "1"}, follow=True)
+    assert messages_of(refused) == ["Marketo answered with error 603: Access denied"]
+
+    settings.WAGTAIL_DYNCHAT = {
+        **settings.WAGTAIL_DYNCHAT,
+        "MARKETO": {**settings.WAGTAIL_DYNCHAT["MARKETO"], "CLIENT_SECRET": "wrong"},
+    }
+    from django.core.cache import caches
+
+    caches["default"].clear()  # forget the token the first call cached
+    wrong = admin_client.post(reverse(INDEX), {"test": "1"}, follow=True)
+    assert messages_of(wrong)[0].startswith("Marketo refused the credentials")
+
+
+def test_test_connection_without_marketo(admin_client, db):
+    answered = admin_client.post(reverse(INDEX), {"test": "1"}, follow=True)
+    assert messages_of(answered) == ["Marketo is not configured (WAGTAIL_DYNCHAT['MARKETO'])."]

@@ -47,6 +47,9 @@ class OutboxView(PermissionCheckedMixin, WagtailAdminTemplateMixin, TemplateView
         return context
 
     def post(self, request, *args, **kwargs):
+        if "test" in request.POST:
+            test_connection(request)
+            return redirect("wagtail_dynchat_outbox:index")
         ids = [int(pk) for pk in request.POST.getlist("item") if pk.isdigit()]
         if request.POST.get("only", "").isdigit():
             ids = [int(request.POST["only"])]
@@ -66,6 +69,37 @@ class OutboxView(PermissionCheckedMixin, WagtailAdminTemplateMixin, TemplateView
         else:
             messages.warning(request, _("Nothing to retry."))
         return redirect("wagtail_dynchat_outbox:index")
+
+
+def test_connection(request):
+    """Ask Marketo for its lead fields and tell the admin what came back, in words."""
+    from ..marketo.client import MarketoClient
+    from ..marketo.errors import AuthError, MarketoError
+
+    client = MarketoClient()
+    if not client.is_configured():
+        messages.warning(request, _("Marketo is not configured (WAGTAIL_DYNCHAT['MARKETO'])."))
+        return
+    try:
+        fields = client.describe_leads()
+    except AuthError as error:
+        messages.error(
+            request,
+            _("Marketo refused the credentials: %(error)s") % {"error": error.message},
+        )
+    except MarketoError as error:
+        messages.error(
+            request,
+            _("Marketo answered with error %(code)s: %(error)s")
+            % {"code": error.code, "error": error.message},
+        )
+    except Exception as error:  # a wrong host, TLS, DNS: say so rather than a 500
+        messages.error(request, _("Marketo could not be reached: %(error)s") % {"error": error})
+    else:
+        messages.success(
+            request,
+            _("Connected to Marketo: %(count)d lead fields available.") % {"count": len(fields)},
+        )
 
 
 def retry(ids):
