@@ -339,15 +339,7 @@ def _meeting_outcome(conversation, step, card, value):
 
 def meeting_offer(visitor, *, public_id, time_zone):
     """The times the awaited meeting card offers (``{"tz", "days": [...]}``)."""
-    conversation = (
-        Conversation.objects.select_related("snapshot", "person")
-        .filter(public_id=public_id, visitor=visitor)
-        .first()
-        if visitor is not None and is_token(public_id)
-        else None
-    )
-    if conversation is None:
-        raise NotFound(_("This conversation does not exist."))
+    conversation = _find(visitor, public_id, lock=False)
     card_id = (conversation.awaiting or {}).get("card")
     meeting = meeting_card(conversation, card_id) if card_id else None
     if conversation.status != Conversation.STATUS_ACTIVE or meeting is None:
@@ -364,12 +356,17 @@ def meeting_offer(visitor, *, public_id, time_zone):
 
 
 def _locked(visitor, public_id):
+    return _find(visitor, public_id, lock=True)
+
+
+def _find(visitor, public_id, *, lock):
+    """The visitor's conversation ``public_id`` (row-locked with ``lock``), or NotFound."""
+    conversations = Conversation.objects.select_related("snapshot", "person")
+    if lock:
+        conversations = conversations.select_for_update(of=("self",))
     # Ids we never issue are not looked up (PostgreSQL refuses strings holding NUL, for one).
     conversation = (
-        Conversation.objects.select_for_update(of=("self",))
-        .select_related("snapshot", "person")
-        .filter(public_id=public_id, visitor=visitor)
-        .first()
+        conversations.filter(public_id=public_id, visitor=visitor).first()
         if visitor is not None and is_token(public_id)
         else None
     )

@@ -458,3 +458,22 @@ def tls_files() -> tuple[str, str, str]:
     with open(paths[2], "wb") as handle:
         handle.write(ca_cert.public_bytes(pem))
     return paths[0], paths[1], paths[2]
+
+
+class IssuedTokens:
+    """For fakes of OAuth providers that keep ``refresh_tokens`` and ``access_tokens`` as
+    ``{token: {"email", "revoked", "expires_at", …}}`` under ``self.lock``."""
+
+    def revoke_user(self, email: str):
+        """The user withdrew the app's access: every refresh and access token of theirs dies."""
+        with self.lock:
+            for info in [*self.refresh_tokens.values(), *self.access_tokens.values()]:
+                if info["email"].lower() == email.lower():
+                    info["revoked"] = True
+
+    def expire_access_tokens(self, email: str | None = None):
+        """Access tokens (of ``email``, or all) stop working before their announced expiry."""
+        with self.lock:
+            for info in self.access_tokens.values():
+                if email is None or info["email"].lower() == email.lower():
+                    info["expires_at"] = 0

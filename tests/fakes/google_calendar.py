@@ -53,7 +53,7 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, unquote_plus, urlencode, urlsplit
 
-from . import FakeServer, Recorded, Reply, now_utc, pkce_s256, unsigned_jwt
+from . import FakeServer, IssuedTokens, Recorded, Reply, now_utc, pkce_s256, unsigned_jwt
 
 OPENID = "openid"
 USERINFO_EMAIL = "https://www.googleapis.com/auth/userinfo.email"
@@ -162,7 +162,7 @@ class GoogleCalendar:
         return intervals
 
 
-class FakeGoogle(FakeServer):
+class FakeGoogle(IssuedTokens, FakeServer):
     client_id = "fake-client-id.apps.googleusercontent.com"
     client_secret = "fake-google-client-secret"
 
@@ -348,20 +348,6 @@ class FakeGoogle(FakeServer):
             self.calendar(email)
             self.grants.setdefault(email.lower(), set()).update(scopes)
             return self._new_tokens(email, scopes, offline=True)
-
-    def revoke_user(self, email: str):
-        """The user removed the app's access: every refresh and access token of theirs dies."""
-        with self.lock:
-            for info in [*self.refresh_tokens.values(), *self.access_tokens.values()]:
-                if info["email"].lower() == email.lower():
-                    info["revoked"] = True
-
-    def expire_access_tokens(self, email: str | None = None):
-        """Access tokens (of ``email``, or all) stop working before their announced expiry."""
-        with self.lock:
-            for info in self.access_tokens.values():
-                if email is None or info["email"].lower() == email.lower():
-                    info["expires_at"] = 0
 
     # -- errors ------------------------------------------------------------------------------
 

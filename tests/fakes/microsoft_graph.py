@@ -55,7 +55,17 @@ import zoneinfo
 from dataclasses import dataclass, field
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
-from . import FakeServer, Recorded, Reply, b64url, now_utc, pkce_s256, tls_files, unsigned_jwt
+from . import (
+    FakeServer,
+    IssuedTokens,
+    Recorded,
+    Reply,
+    b64url,
+    now_utc,
+    pkce_s256,
+    tls_files,
+    unsigned_jwt,
+)
 
 GRAPH = "https://graph.microsoft.com/"
 CALENDAR_SCOPES = {"Calendars.Read", "Calendars.ReadWrite", "Calendars.Read.Shared"}
@@ -164,7 +174,7 @@ class Mailbox:
         return items
 
 
-class FakeMicrosoft(FakeServer):
+class FakeMicrosoft(IssuedTokens, FakeServer):
     tls = True
     tenant_id = "11111111-2222-3333-4444-555555555555"
     client_id = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"
@@ -315,20 +325,6 @@ class FakeMicrosoft(FakeServer):
                 "used": False,
             }
         return {"code": code, **answer, "session_state": str(uuid.uuid4())}
-
-    def revoke_user(self, email: str):
-        """The user's sessions were revoked: refresh and access tokens of theirs die."""
-        with self.lock:
-            for info in [*self.refresh_tokens.values(), *self.access_tokens.values()]:
-                if info["email"].lower() == email.lower():
-                    info["revoked"] = True
-
-    def expire_access_tokens(self, email: str | None = None):
-        """Access tokens stop working before their announced expiry (Graph answers 401)."""
-        with self.lock:
-            for info in self.access_tokens.values():
-                if email is None or info["email"].lower() == email.lower():
-                    info["expires_at"] = 0
 
     # -- errors ------------------------------------------------------------------------------
 
