@@ -48,6 +48,9 @@ from collections import Counter, deque
 import pytest
 
 from . import FakeServer, Recorded, Reply
+from .marketo_activities import ActivitiesMixin
+from .marketo_bulk import BulkExtractMixin
+from .marketo_identity import IdentityMixin
 
 MESSAGES = {
     "601": "Access token invalid",
@@ -84,13 +87,16 @@ FILTER_TYPES = {"id", "email", "cookies", "firstName", "lastName", "company", "p
 DEFAULT_FIELDS = ["id", "email", "updatedAt", "createdAt", "firstName", "lastName"]
 
 
-class FakeMarketo(FakeServer):
+class FakeMarketo(BulkExtractMixin, ActivitiesMixin, IdentityMixin, FakeServer):
     routes = [
         ("GET", r"/identity/oauth/token", "identity", "identity"),
         ("POST", r"/identity/oauth/token", "identity", "identity"),
         ("GET", r"/rest/v1/leads/describe\.json", "leads.describe", "describe"),
         ("GET", r"/rest/v1/leads\.json", "leads.get", "get_leads"),
         ("POST", r"/rest/v1/leads\.json", "leads.sync", "post_leads"),
+        *BulkExtractMixin.ROUTES,
+        *ActivitiesMixin.ROUTES,
+        *IdentityMixin.ROUTES,
     ]
 
     def __init__(
@@ -124,6 +130,9 @@ class FakeMarketo(FakeServer):
         self._resets = 0
         self._codes: dict[str, deque] = {}
         self._local = threading.local()
+        self._init_bulk()
+        self._init_activities()
+        self._init_identity()
 
     # -- test helpers ----------------------------------------------------------------------
 

@@ -14,16 +14,7 @@ from django.utils import timezone
 
 from ..conf import dynchat_settings
 from ..models import OutboxItem
-
-#: Person fields written to Marketo, and their Marketo REST names. The one place to map them.
-LEAD_FIELDS = {
-    "email": "email",
-    "first_name": "firstName",
-    "last_name": "lastName",
-    "phone": "phone",
-    "company": "company",
-    "job_title": "title",
-}
+from .mapping import LEAD_FIELDS
 
 
 def is_configured():

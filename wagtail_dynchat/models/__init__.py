@@ -2,6 +2,7 @@
 
 from ..snippets.models import Dialogue, DialogueTarget, DialogueURLRule
 from .conversations import Conversation, ConversationEvent, FlowSnapshot
+from .marketo import MarketoActivityType, MarketoField, SyncRun
 from .meetings import (
     Account,
     Agent,
@@ -12,7 +13,7 @@ from .meetings import (
     RoutingRule,
 )
 from .outbox import OutboxItem
-from .people import Person, Visitor
+from .people import Company, Person, Visitor
 from .settings import ChatSettings
 
 __all__ = [
@@ -20,17 +21,21 @@ __all__ = [
     "Agent",
     "CalendarConnection",
     "ChatSettings",
+    "Company",
     "Conversation",
     "ConversationEvent",
     "Dialogue",
     "DialogueTarget",
     "DialogueURLRule",
     "FlowSnapshot",
+    "MarketoActivityType",
+    "MarketoField",
     "Meeting",
     "MeetingQueue",
     "OutboxItem",
     "Person",
     "QueueMember",
     "RoutingRule",
+    "SyncRun",
     "Visitor",
 ]

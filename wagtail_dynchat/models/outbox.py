@@ -14,8 +14,15 @@ from django.utils.translation import gettext_lazy as _
 
 class OutboxItem(models.Model):
     KIND_LEAD = "lead"
-    # Later: "activity", "program_member".
-    KIND_CHOICES = [(KIND_LEAD, _("Lead"))]
+    KIND_ASSOCIATE = "associate"
+    KIND_ACTIVITY = "activity"
+    KIND_PROGRAM_MEMBER = "program_member"
+    KIND_CHOICES = [
+        (KIND_LEAD, _("Lead")),
+        (KIND_ASSOCIATE, _("Cookie association")),
+        (KIND_ACTIVITY, _("Activity")),
+        (KIND_PROGRAM_MEMBER, _("Program member")),
+    ]
 
     STATUS_PENDING = "pending"
     STATUS_SENDING = "sending"

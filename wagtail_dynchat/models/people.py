@@ -14,6 +14,41 @@ def new_token():
     return secrets.token_urlsafe(16)
 
 
+class Company(models.Model):
+    """A company, mirrored from Marketo's lead records (their company fields) or captured.
+
+    ``key`` is the company's identity for upserts: ``ext:<externalCompanyId>`` when Marketo has
+    one, otherwise ``name:<lower-cased name>``.
+    """
+
+    key = models.CharField(_("key"), max_length=255, unique=True)
+    name = models.CharField(_("name"), max_length=255, blank=True)
+    marketo_id = models.BigIntegerField(_("Marketo id"), null=True, blank=True, unique=True)
+    external_id = models.CharField(_("external company id"), max_length=255, blank=True)
+    attributes = models.JSONField(_("other fields"), default=dict, blank=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("company")
+        verbose_name_plural = _("companies")
+
+    def __str__(self):
+        return self.name or self.key
+
+    @staticmethod
+    def key_for(name="", external_id=""):
+        """The upsert key of a company with this external id or name ("" when neither)."""
+        if external_id:
+            return f"ext:{external_id}"[:255]
+        name = (name or "").strip().lower()
+        return f"name:{name}"[:255] if name else ""
+
+    def get_field(self, name):
+        """The value of a company field: ``name`` or a synced attribute."""
+        return self.name if name == "name" else self.attributes.get(name)
+
+
 class Person(models.Model):
     """Everything known about one human: captured in chat or, later, synced from Marketo.
 
@@ -28,6 +63,18 @@ class Person(models.Model):
     company = models.CharField(_("company"), max_length=255, blank=True)
     job_title = models.CharField(_("job title"), max_length=255, blank=True)
     attributes = models.JSONField(_("other fields"), default=dict, blank=True)
+    # The Marketo lead this person is (set by the initial/incremental sync, a cookie lookup or the
+    # answer to an upsert); unique, so a lead is mirrored once.
+    marketo_id = models.BigIntegerField(_("Marketo lead id"), null=True, blank=True, unique=True)
+    company_record = models.ForeignKey(
+        Company,
+        verbose_name=_("company record"),
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="people",
+    )
+    marketo_synced_at = models.DateTimeField(_("synced from Marketo"), null=True, blank=True)
     created_at = models.DateTimeField(_("created"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
@@ -80,6 +127,10 @@ class Visitor(models.Model):
     person = models.ForeignKey(Person, on_delete=models.CASCADE, related_name="visitors")
     session = models.CharField(max_length=32, blank=True, editable=False)
     visits = models.PositiveIntegerField(_("visits"), default=0)
+    # Marketo's Munchkin tracking cookie (``_mkto_trk``) last seen with this browser, and when it
+    # was last looked up in Marketo.
+    munchkin_cookie = models.CharField(max_length=255, blank=True, db_index=True, editable=False)
+    munchkin_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(_("first seen"), auto_now_add=True)
     last_seen_at = models.DateTimeField(_("last seen"), auto_now=True)
 

@@ -137,6 +137,30 @@ class Dialogue(
             "any branch completes it."
         ),
     )
+    marketo_program_id = models.PositiveIntegerField(
+        _("Marketo program id"),
+        null=True,
+        blank=True,
+        help_text=_("Add people who take part in this dialogue to this Marketo program."),
+    )
+    marketo_status_engaged = models.CharField(
+        _("status when engaged"),
+        max_length=100,
+        blank=True,
+        help_text=_("Program status for people who answer the first card; blank: don't add."),
+    )
+    marketo_status_completed = models.CharField(
+        _("status when completed"),
+        max_length=100,
+        blank=True,
+        help_text=_("Program status for people who reach the end; blank: don't add."),
+    )
+    marketo_status_goal = models.CharField(
+        _("status when a goal is reached"),
+        max_length=100,
+        blank=True,
+        help_text=_("Program status for people who reach a goal card; blank: don't add."),
+    )
 
     workflow_states = GenericRelation(
         "wagtailcore.WorkflowState",
@@ -158,6 +182,19 @@ class Dialogue(
         FieldPanel("description"),
         FieldPanel("priority"),
         FieldPanel("repeat"),
+        MultiFieldPanel(
+            [
+                FieldPanel("marketo_program_id"),
+                FieldPanel("marketo_status_engaged"),
+                FieldPanel("marketo_status_completed"),
+                FieldPanel("marketo_status_goal"),
+            ],
+            heading=_("Marketo program"),
+            help_text=_(
+                "Statuses must exist in the program's channel (Marketo ignores unknown ones and "
+                "never moves a member back to an earlier status)."
+            ),
+        ),
         PublishingPanel(),
     ]
     targeting_panels = [
