@@ -50,6 +50,7 @@ import pytest
 from . import FakeServer, Recorded, Reply
 from .marketo_activities import ActivitiesMixin
 from .marketo_bulk import BulkExtractMixin
+from .marketo_companies import CompaniesMixin
 from .marketo_identity import IdentityMixin
 
 MESSAGES = {
@@ -87,7 +88,7 @@ FILTER_TYPES = {"id", "email", "cookies", "firstName", "lastName", "company", "p
 DEFAULT_FIELDS = ["id", "email", "updatedAt", "createdAt", "firstName", "lastName"]
 
 
-class FakeMarketo(BulkExtractMixin, ActivitiesMixin, IdentityMixin, FakeServer):
+class FakeMarketo(BulkExtractMixin, ActivitiesMixin, IdentityMixin, CompaniesMixin, FakeServer):
     routes = [
         ("GET", r"/identity/oauth/token", "identity", "identity"),
         ("POST", r"/identity/oauth/token", "identity", "identity"),
@@ -97,6 +98,7 @@ class FakeMarketo(BulkExtractMixin, ActivitiesMixin, IdentityMixin, FakeServer):
         *BulkExtractMixin.ROUTES,
         *ActivitiesMixin.ROUTES,
         *IdentityMixin.ROUTES,
+        *CompaniesMixin.ROUTES,
     ]
 
     def __init__(
@@ -133,6 +135,7 @@ class FakeMarketo(BulkExtractMixin, ActivitiesMixin, IdentityMixin, FakeServer):
         self._init_bulk()
         self._init_activities()
         self._init_identity()
+        self._init_companies()
 
     # -- test helpers ----------------------------------------------------------------------
 
