@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 
 SITE_DIR = Path(__file__).resolve().parent
 BASE_DIR = SITE_DIR.parent
@@ -130,6 +131,25 @@ CELERY_BEAT_SCHEDULE = {
     "dynchat-drain-marketo-outbox": {
         "task": "wagtail_dynchat.marketo.tasks.drain_outbox",
         "schedule": 60,
+    },
+    # Leads changed in Marketo since the last sync; also restarts a stalled initial sync.
+    "dynchat-sync-changed-marketo-leads": {
+        "task": "wagtail_dynchat.marketo.sync_tasks.sync_changed_leads",
+        "schedule": 5 * 60,
+    },
+    # "Engaged with a Dialogue" (Dropped) for conversations left idle without completing.
+    "dynchat-queue-dropped-conversations": {
+        "task": "wagtail_dynchat.marketo.activities.queue_dropped_conversations",
+        "schedule": 5 * 60,
+    },
+    # Yesterday's report rollups, after the last conversations of the day went idle.
+    "dynchat-rollup-day": {
+        "task": "wagtail_dynchat.reports.tasks.rollup_day",
+        "schedule": crontab(hour=1, minute=0),
+    },
+    "dynchat-purge-expired": {
+        "task": "wagtail_dynchat.reports.tasks.purge_expired",
+        "schedule": crontab(hour=3, minute=0),
     },
 }
 

@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from wagtail import hooks
 
 from .engine import qualify_person_values
+from .marketo.mapping import company_facts
 from .person_fields import get_person_fields
 from .visitor_facts import UTM_PARAMETERS, WEEKDAYS
 
@@ -138,11 +139,13 @@ def attribute_choices():
 def person_facts(person) -> dict[str, Any]:
     """The facts of a :class:`~wagtail_dynchat.models.Person` (or None, an unknown visitor).
 
-    ``person.<field>`` for every field, ``company.name`` from the person's company and
-    ``visitor.known`` (whether the e-mail address is known).
+    ``person.<field>`` for every field, ``company.name`` from the person's company,
+    ``company.<field>`` for Marketo company fields mapped in the admin (from the person's company
+    record) and ``visitor.known`` (whether the e-mail address is known).
     """
     if person is None:
         return {"visitor.known": False}
     facts = qualify_person_values(person.as_facts())
+    facts.update(company_facts(person))
     facts["visitor.known"] = bool(person.is_known)
     return facts

@@ -143,7 +143,13 @@ def check_marketo(app_configs, **kwargs):
                 id="wagtail_dynchat.E021",
             )
         )
-    for key in ("RATE_CALLS", "RATE_WINDOW_SECONDS", "MAX_CONCURRENT", "BATCH_SIZE"):
+    for key in (
+        "RATE_CALLS",
+        "RATE_WINDOW_SECONDS",
+        "MAX_CONCURRENT",
+        "BATCH_SIZE",
+        "DAILY_QUOTA",
+    ):
         value = config.get(key)
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             messages.append(

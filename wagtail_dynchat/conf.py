@@ -64,17 +64,53 @@ DEFAULTS = {
         "CLIENT_ID": "",
         "CLIENT_SECRET": "",
         "MUNCHKIN_ID": "",
+        # Seconds before a visitor's Munchkin cookie (_mkto_trk) already looked up in Marketo is
+        # looked up again (a lead may have become known since); a new cookie value is looked up
+        # at once.
+        # An activity or program status of a person who never becomes known (no lead id) waits
+        # this long for an e-mail, then goes dead with the reason.
+        "ACTIVITY_MAX_AGE_SECONDS": 7 * 24 * 60 * 60,
+        "COOKIE_RECHECK_SECONDS": 24 * 60 * 60,
         "RATE_CALLS": 50,
         "RATE_WINDOW_SECONDS": 20,
         "MAX_CONCURRENT": 5,
+        # REST calls per day of the subscription (Marketo's default is 50,000; it resets at
+        # 00:00 US Central). The admin's sync page warns at 80 % of it.
+        "DAILY_QUOTA": 50_000,
         "BATCH_SIZE": 300,
         "TIMEOUT": 30,
+        # Seconds an outbox item may stay "sending" before the next drain takes it back (a worker
+        # killed mid-call); must outlive the longest live send, retries and rate waits included.
+        "LEASE_SECONDS": 10 * 60,
+        # Initial sync (bulk lead extract): the first day of its createdAt windows (the day the
+        # Marketo instance was created is enough), seconds between two status polls of one
+        # export job (Marketo asks for at least 60), how long to wait when the export queue is
+        # full (1029), how many export jobs to keep queued ahead of the one being loaded
+        # (Marketo runs 2 at a time), bytes per file Range request and rows per database write.
+        "SYNC_SINCE": "2010-01-01",
+        "BULK_POLL_SECONDS": 60,
+        "BULK_QUEUE_WAIT_SECONDS": 5 * 60,
+        "BULK_JOBS_AHEAD": 2,
+        "BULK_RANGE_BYTES": 8 * 1024 * 1024,
+        "SYNC_CHUNK_ROWS": 5000,
+        # Incremental sync: seconds of overlap with the previous run (late activities).
+        "SYNC_OVERLAP_SECONDS": 5 * 60,
     },
     # Seconds free/busy answers are cached: slot offers stay fast, bookings re-check anyway.
     "FREE_BUSY_CACHE_SECONDS": 60,
     # Transcript items kept per conversation (a flow that loops through questions could grow
     # without end); the oldest are dropped first.
     "MAX_TRANSCRIPT_ITEMS": 400,
+    # Retention (reports.retention, run daily by the purge_expired task). Days after which
+    # conversation events and anonymous people who never engaged are purged (the product keeps
+    # 90 days of event data) …
+    "EVENT_RETENTION_DAYS": 90,
+    # … daily rollups, which reports read, are deleted (24 months, the product's longest range) …
+    "ROLLUP_RETENTION_DAYS": 730,
+    # … and meetings and goal events are deleted (they outlive other events: sales asks for them).
+    "RECORD_RETENTION_DAYS": 730,
+    # Rows deleted per purge transaction: short transactions keep locks and replication lag small.
+    "PURGE_BATCH_SIZE": 20_000,
 }
 
 

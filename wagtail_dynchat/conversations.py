@@ -6,11 +6,13 @@ conversation row locked so that two tabs or a double click cannot record an answ
 """
 
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from . import engine, targeting
 from .conf import dynchat_settings
+from .marketo import activities as marketo_activities
 from .marketo import outbox as marketo_outbox
 from .meetings.chat import InvalidChoice, meeting_card
 from .meetings.chat import offer as offer_times
@@ -245,6 +247,7 @@ def answer(visitor, session, *, public_id, step, card, value, mode=None):
         value = _meeting_outcome(conversation, step, card, value)
         result = run_answer(conversation, step=step, card=card, value=value)
         if result.person_updates:
+            new_email = _is_new_email(result.person_updates.get("email"))
             person = _update_person(visitor, result.person_updates)
             marketo_outbox.enqueue_lead(person, result.person_updates)
             if person.pk != conversation.person_id:
@@ -252,6 +255,7 @@ def answer(visitor, session, *, public_id, step, card, value, mode=None):
                 # skipped when known, tokens, conditions) must see what we know about them.
                 result = run_answer(conversation, step=step, card=card, value=value, person=person)
             conversation.person = person
+            _mark_new_email(result.events, new_email)
         apply_result(conversation, result)
         conversation.save()
         _record(conversation, session, result.events)
@@ -376,6 +380,23 @@ def _find(visitor, public_id, *, lock):
     return conversation
 
 
+def _is_new_email(email):
+    """Whether nobody has ``email`` yet: capturing it acquires a person (the "People acquired"
+    metric counts new e-mails only)."""
+    if not email:
+        return False
+    email = str(email).strip().lower()
+    owners = Person.objects.alias(email_lower=Lower("email")).filter(email_lower=email)
+    return not owners.exists()
+
+
+def _mark_new_email(events, new_email):
+    """Flag the e-mail capture events of a turn with whether the e-mail was new (``"new"``)."""
+    for event in events:
+        if event.kind == ConversationEvent.CAPTURED and event.data.get("field") == "email":
+            event.data["new"] = new_email
+
+
 def _update_person(visitor, updates):
     updates = dict(updates)
     person = visitor.person
@@ -442,3 +463,5 @@ def _record(conversation, session, events):
     # ignore_conflicts lets the partial unique constraint enforce the counting rules even when
     # two requests race; other kinds never conflict.
     ConversationEvent.objects.bulk_create(rows, ignore_conflicts=True)
+    # Custom activities and program statuses are queued with the events that earn them.
+    marketo_activities.queue_for_events(conversation, events)

@@ -1,6 +1,7 @@
 """Model side effects: keep the targeting cache and flow snapshots in step with content."""
 
 import swapper
+from django.db import transaction
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from wagtail.models import Locale, Site
@@ -13,7 +14,8 @@ from wagtail.signals import (
 )
 
 from . import targeting
-from .models import ChatSettings, Dialogue
+from .marketo import mapping
+from .models import ChatSettings, Dialogue, MarketoField
 from .snapshots import live_snapshot
 
 
@@ -53,6 +55,17 @@ def sites_or_locales_changed(sender, **kwargs):
 def chat_settings_changed(sender, **kwargs):
     # The switch is cached with the targeting entries, and the tag's output depends on it.
     targeting.invalidate()
+
+
+@receiver(post_save, sender=MarketoField)
+@receiver(post_delete, sender=MarketoField)
+def marketo_field_changed(sender, **kwargs):
+    # Person fields and attributes come from the cached mapping. Targeting entries need no
+    # invalidation: they hold audiences compiled into each revision's snapshot, which a mapping
+    # change does not alter (and fields live dialogues use cannot be removed or renamed).
+    # Again on commit: a request between the save and the commit may have cached the old rows.
+    mapping.invalidate()
+    transaction.on_commit(mapping.invalidate)
 
 
 def page_deleted(sender, instance, **kwargs):

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 
 from .conf import dynchat_settings
-from .models import Conversation, Person, Visitor
+from .models import Conversation, OutboxItem, Person, Visitor
 
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{16,32}$")
 
@@ -123,18 +123,36 @@ def _identify(visitor, email):
             return current
         owner = Person.objects.create(email=email)
     elif current.email is None:
-        for name, value in current.as_facts().items():
-            if value not in (None, "") and owner.get_field(name) in (None, ""):
-                owner.set_field(name, value)
-        owner.save()
-        Visitor.objects.filter(person=current).update(person=owner)
-        Conversation.objects.filter(person=current).update(person=owner)
-        current.delete()
-        visitor.person = owner
+        visitor.person = merge_person(current, owner)
         return owner
     Visitor.objects.filter(pk=visitor.pk).update(person=owner)
     Conversation.objects.filter(visitor=visitor, status=Conversation.STATUS_ACTIVE).update(
         person=owner
     )
     visitor.person = owner
+    return owner
+
+
+def merge_person(anonymous, owner):
+    """Merge the anonymous person ``anonymous`` into ``owner`` (a known person); return ``owner``.
+
+    The owner's blanks are filled from the anonymous person (fields, company record, Marketo
+    lead); its visitors, conversations and queued Marketo writes move over, so what happened
+    before the visitor was known follows the person; then it is deleted. Call it inside a
+    transaction, with ``owner`` locked.
+    """
+    for name, value in anonymous.as_facts().items():
+        if value not in (None, "") and owner.get_field(name) in (None, ""):
+            owner.set_field(name, value)
+    if owner.company_record_id is None:
+        owner.company_record_id = anonymous.company_record_id
+    if owner.marketo_id is None and anonymous.marketo_id is not None:
+        # The lead id is unique: the anonymous row lets go of it before the owner takes it.
+        Person.objects.filter(pk=anonymous.pk).update(marketo_id=None)
+        owner.marketo_id = anonymous.marketo_id
+    owner.save()
+    Visitor.objects.filter(person=anonymous).update(person=owner)
+    Conversation.objects.filter(person=anonymous).update(person=owner)
+    OutboxItem.objects.filter(person=anonymous).update(person=owner)
+    anonymous.delete()
     return owner

@@ -70,20 +70,46 @@ def _register_sales():
 _register_sales()
 
 
-# Marketo outbox
+# Marketo: the sync page (outbox, API usage, initial sync), and the outbox page's old address.
 def _register_marketo_outbox():
-    from .admin import outbox
+    from .admin import marketo_sync
 
     @hooks.register("register_admin_urls")
     def register_outbox_urls():
         return [
             path(
                 "dynchat/marketo/outbox/",
-                include((outbox.get_urls(), "wagtail_dynchat_outbox")),
-            )
+                include((marketo_sync.get_legacy_urls(), marketo_sync.LEGACY_NAMESPACE)),
+            ),
+            path(
+                "dynchat/marketo/",
+                include((marketo_sync.get_urls(), marketo_sync.NAMESPACE)),
+            ),
         ]
 
-    hooks.register(MENU_HOOK, outbox.menu_item)
+    hooks.register(MENU_HOOK, marketo_sync.menu_item)
 
 
 _register_marketo_outbox()
+
+
+# Marketo field mapping: the admin page, and the mapped fields as person fields and attributes.
+def _register_marketo_fields():
+    from .admin import marketo_fields
+    from .marketo import fields_registry
+
+    @hooks.register("register_admin_urls")
+    def register_marketo_field_urls():
+        return [
+            path(
+                "dynchat/marketo/fields/",
+                include((marketo_fields.get_urls(), marketo_fields.NAMESPACE)),
+            )
+        ]
+
+    hooks.register(MENU_HOOK, marketo_fields.menu_item)
+    hooks.register("register_dynchat_person_fields", fields_registry.person_fields)
+    hooks.register("register_dynchat_attributes", fields_registry.company_attributes)
+
+
+_register_marketo_fields()

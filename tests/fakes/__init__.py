@@ -322,6 +322,9 @@ def _parse_body(raw: bytes, content_type: str):
 def _send(handler: BaseHTTPRequestHandler, reply: Reply):
     payload = reply.payload
     headers = dict(reply.headers)
+    if hasattr(payload, "read"):  # an open file: streamed, its Content-Length set by the fake
+        _send_file(handler, reply.status, headers, payload)
+        return
     if payload is None or reply.status in (204, 304):
         data = b""
     elif isinstance(payload, bytes):
@@ -340,6 +343,20 @@ def _send(handler: BaseHTTPRequestHandler, reply: Reply):
     handler.end_headers()
     if data:
         handler.wfile.write(data)
+
+
+def _send_file(handler, status, headers, handle, chunk=256 * 1024):
+    remaining = int(headers["Content-Length"])
+    try:
+        handler.send_response(status)
+        for name, value in headers.items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        while remaining > 0 and (data := handle.read(min(chunk, remaining))):
+            handler.wfile.write(data)
+            remaining -= len(data)
+    finally:
+        handle.close()
 
 
 # --------------------------------------------------------------------------------------------

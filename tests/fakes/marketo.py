@@ -79,6 +79,10 @@ FIELDS = [
     ("phone", "Phone Number", "phone", 255, False),
     ("postalCode", "Postal Code", "string", 255, False),
     ("leadScore", "Lead Score", "integer", None, False),
+    # Company fields Marketo copies onto leads, and a field Marketo does not let us write.
+    ("industry", "Industry", "string", 255, False),
+    ("annualRevenue", "Annual Revenue", "currency", None, False),
+    ("sfdcType", "SFDC Type", "string", 255, True),
     ("cookies", "Cookies", "string", 255, False),
     ("createdAt", "Created At", "datetime", None, True),
     ("updatedAt", "Updated At", "datetime", None, True),
@@ -334,7 +338,14 @@ class FakeMarketo(BulkExtractMixin, ActivitiesMixin, IdentityMixin, CompaniesMix
         start = int(params.get("nextPageToken") or 0)
         if filter_type == "cookies":  # '_mkto_trk' value: match its token part
             values = [value.split("token:")[-1] for value in values]
-        hits = [lead for lead in self.leads.values() if str(lead.get(filter_type)) in values]
+            # A lead holds every token associated with it, comma-separated.
+            hits = [
+                lead
+                for lead in self.leads.values()
+                if set(str(lead.get("cookies") or "").split(",")) & set(values)
+            ]
+        else:
+            hits = [lead for lead in self.leads.values() if str(lead.get(filter_type)) in values]
         if len(hits) > 1000:
             return self.envelope(errors=[("1003", "Too many results match the filter")])
         fields = params.get("fields", "").split(",") if params.get("fields") else DEFAULT_FIELDS

@@ -1,74 +1,130 @@
-"""The Marketo outbox's dead letters in the admin: dead and failed items with their errors, and a
-Retry button that puts them back in the queue and starts a drain.
+"""The Marketo outbox as the admin sees it: depth, throughput, recent errors, dead letters, and
+the actions on them (retry, retry all dead, test the connection).
 
-Only users with the change permission on outbox items (and superusers) see the page.
+The page itself is :mod:`wagtail_dynchat.admin.marketo_sync`; only users with the change
+permission on outbox items (and superusers) see it.
 """
+
+import datetime
 
 from django.contrib import messages
 from django.db import transaction
-from django.shortcuts import redirect
-from django.urls import path, reverse
+from django.db.models import Count, Max, Min, Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
-from django.views.generic import TemplateView
-from wagtail.admin.menu import MenuItem
-from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
-from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
 from wagtail.permission_policies import ModelPermissionPolicy
 
-from ..marketo.outbox import is_configured, schedule_drain
+from ..marketo.outbox import schedule_drain
 from ..marketo.tasks import _requeue
 from ..models import OutboxItem
 
 permission_policy = ModelPermissionPolicy(OutboxItem)
+#: The dead-letter listing: items given up on, and items failed that will be tried again.
 LISTED = (OutboxItem.STATUS_DEAD, OutboxItem.STATUS_FAILED)
 LIMIT = 500
+#: Columns of the depth table, in the order of the outbox's life cycle.
+DEPTH_STATUSES = (
+    OutboxItem.STATUS_PENDING,
+    OutboxItem.STATUS_SENDING,
+    OutboxItem.STATUS_FAILED,
+    OutboxItem.STATUS_DEAD,
+)
+#: Throughput periods, in minutes.
+THROUGHPUT_MINUTES = (5, 60)
+#: Distinct errors shown.
+ERRORS_SHOWN = 10
+#: Items retried per transaction: a long "retry all" holds no lock for long.
+RETRY_CHUNK = 200
 
 
-class OutboxView(PermissionCheckedMixin, WagtailAdminTemplateMixin, TemplateView):
-    permission_policy = permission_policy
-    permission_required = "change"
-    template_name = "wagtail_dynchat/admin/outbox/index.html"
-    page_title = _("Marketo outbox")
-    header_icon = "warning"
-    http_method_names = ["get", "post"]
+def depth():
+    """Items per kind and status (done excepted) and the age of each kind's oldest waiting item.
 
-    def get_breadcrumbs_items(self):
-        return [*self.breadcrumbs_items, {"url": "", "label": self.page_title}]
+    Returns ``(rows, total)``: one row per kind (every known kind, then any other kind found),
+    each ``{"kind", "label", "cells": [(status, n) per DEPTH_STATUSES], "oldest_waiting"}``, and
+    the totals as ``{"cells", "oldest_waiting"}``.
+    """
+    counts = {}
+    for row in (
+        OutboxItem.objects.filter(status__in=DEPTH_STATUSES)
+        .values("kind", "status")
+        .annotate(n=Count("pk"))
+        .order_by()
+    ):
+        counts[row["kind"], row["status"]] = row["n"]
+    oldest = dict(
+        OutboxItem.objects.filter(status__in=OutboxItem.WAITING)
+        .values("kind")
+        .annotate(oldest=Min("created_at"))
+        .order_by()
+        .values_list("kind", "oldest")
+    )
+    labels = dict(OutboxItem.KIND_CHOICES)
+    kinds = list(labels) + sorted({kind for kind, _status in counts} - set(labels))
+    rows = [
+        {
+            "kind": kind,
+            "label": labels.get(kind, kind),
+            "cells": [(status, counts.get((kind, status), 0)) for status in DEPTH_STATUSES],
+            "oldest_waiting": oldest.get(kind),
+        }
+        for kind in kinds
+    ]
+    total = {
+        "cells": [
+            (status, sum(n for (k, s), n in counts.items() if s == status))
+            for status in DEPTH_STATUSES
+        ],
+        "oldest_waiting": min(filter(None, oldest.values()), default=None),
+    }
+    return rows, total
 
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        items = OutboxItem.objects.filter(status__in=LISTED).order_by("-updated_at", "-pk")
-        context["items"] = items[:LIMIT]
-        context["pending_count"] = OutboxItem.objects.filter(
-            status__in=(OutboxItem.STATUS_PENDING, OutboxItem.STATUS_SENDING)
-        ).count()
-        return context
 
-    def post(self, request, *args, **kwargs):
-        if "test" in request.POST:
-            test_connection(request)
-            return redirect("wagtail_dynchat_outbox:index")
-        ids = [int(pk) for pk in request.POST.getlist("item") if pk.isdigit()]
-        if request.POST.get("only", "").isdigit():
-            ids = [int(request.POST["only"])]
-        elif request.POST.get("all") == "dead":
-            ids = list(
-                OutboxItem.objects.filter(status=OutboxItem.STATUS_DEAD).values_list(
-                    "pk", flat=True
-                )
-            )
-        count = retry(ids)
-        if count:
-            messages.success(
-                request,
-                ngettext("%(count)d item queued again.", "%(count)d items queued again.", count)
-                % {"count": count},
-            )
-        else:
-            messages.warning(request, _("Nothing to retry."))
-        return redirect("wagtail_dynchat_outbox:index")
+def throughput(now=None):
+    """Items done in each of :data:`THROUGHPUT_MINUTES`, with the rate per minute."""
+    now = now or timezone.now()
+    since = {m: now - datetime.timedelta(minutes=m) for m in THROUGHPUT_MINUTES}
+    # One query: done items of the longest period, counted per period.
+    figures = OutboxItem.objects.filter(
+        status=OutboxItem.STATUS_DONE, updated_at__gte=min(since.values())
+    ).aggregate(
+        **{
+            f"m{minutes}": Count("pk", filter=Q(updated_at__gte=start))
+            for minutes, start in since.items()
+        }
+    )
+    return [
+        {
+            "minutes": minutes,
+            "label": (
+                _("Last hour")
+                if minutes == 60
+                else ngettext("Last %(count)d minute", "Last %(count)d minutes", minutes)
+                % {"count": minutes}
+            ),
+            "done": figures[f"m{minutes}"],
+            "per_minute": figures[f"m{minutes}"] / minutes,
+        }
+        for minutes in THROUGHPUT_MINUTES
+    ]
+
+
+def last_errors(limit=ERRORS_SHOWN):
+    """The most recent distinct errors of items not done: ``{"error", "count", "last_seen"}``."""
+    return list(
+        OutboxItem.objects.exclude(last_error="")
+        .exclude(status=OutboxItem.STATUS_DONE)
+        .values("last_error")
+        .annotate(count=Count("pk"), last_seen=Max("updated_at"))
+        .order_by("-last_seen", "last_error")[:limit]
+    )
+
+
+def dead_letters(limit=LIMIT):
+    """Dead and failed items, the latest first: ``(items, count)``."""
+    items = OutboxItem.objects.filter(status__in=LISTED).order_by("-updated_at", "-pk")
+    return list(items[:limit]), items.count()
 
 
 def test_connection(request):
@@ -103,38 +159,30 @@ def test_connection(request):
 
 
 def retry(ids):
-    """Put dead/failed items back to pending, due now, with a fresh attempt count; drain."""
+    """Put dead/failed items back to pending, due now, with a fresh attempt count; drain.
+
+    Returns how many items were queued again (ids of items in another state are ignored).
+    """
+    ids = sorted(set(ids))
     count = 0
     kinds = set()
-    with transaction.atomic():
-        items = OutboxItem.objects.select_for_update().filter(pk__in=ids, status__in=LISTED)
-        for item in items:
-            _requeue(item, OutboxItem.STATUS_PENDING, timezone.now(), item.last_error, attempts=0)
-            kinds.add(item.kind)
-            count += 1
-        for kind in kinds:
-            schedule_drain(kind)
+    for start in range(0, len(ids), RETRY_CHUNK):
+        with transaction.atomic():
+            items = OutboxItem.objects.select_for_update().filter(
+                pk__in=ids[start : start + RETRY_CHUNK], status__in=LISTED
+            )
+            for item in items:
+                _requeue(
+                    item, OutboxItem.STATUS_PENDING, timezone.now(), item.last_error, attempts=0
+                )
+                kinds.add(item.kind)
+                count += 1
+    for kind in sorted(kinds):
+        schedule_drain(kind)  # after the commits above: the drain sees the items
     return count
 
 
-def get_urls():
-    return [path("", OutboxView.as_view(), name="index")]
-
-
-class OutboxMenuItem(MenuItem):
-    """Shown when Marketo is configured (or items are left over from when it was)."""
-
-    def is_shown(self, request):
-        if not permission_policy.user_has_permission(request.user, "change"):
-            return False
-        return is_configured() or OutboxItem.objects.exists()
-
-
-def menu_item():
-    return OutboxMenuItem(
-        _("Marketo outbox"),
-        reverse("wagtail_dynchat_outbox:index"),
-        name="dynchat-marketo-outbox",
-        icon_name="warning",
-        order=900,
-    )
+def retry_all_dead():
+    """:func:`retry` every dead item; returns how many were queued again."""
+    dead = OutboxItem.objects.filter(status=OutboxItem.STATUS_DEAD)
+    return retry(dead.values_list("pk", flat=True))

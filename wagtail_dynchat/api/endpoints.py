@@ -8,6 +8,7 @@ from ninja.decorators import decorate_view
 
 from .. import conversations
 from ..consent import consent_needed, record_answer
+from ..marketo.identity import note_cookie
 from ..page_views import page_view, site_of
 from ..privacy import policy
 from ..visitors import current_session, ensure_visitor, find_visitor, set_identity_cookies
@@ -56,6 +57,8 @@ def bootstrap(request, response: HttpResponse, query: Query[BootstrapQuery]):
     session = None if asking else current_session(request)
     if visitor is not None and session:
         set_identity_cookies(request, response, visitor, session)
+    # Munchkin's cookie, once per value: later calls of this visitor see the lead it belongs to.
+    note_cookie(request, visitor)
     view = page_view(
         request,
         page_id=query.page,
@@ -96,6 +99,8 @@ def start(request, response: HttpResponse, payload: StartIn):
     _require_consent(request, payload.page)
     visitor, session = ensure_visitor(request)
     set_identity_cookies(request, response, visitor, session)
+    # A first-time visitor had no row at bootstrap: the cookie is noted when it gets one.
+    note_cookie(request, visitor)
     view = page_view(
         request,
         page_id=payload.page,

@@ -268,6 +268,66 @@ class MarketoClient:
                 params = {**params, "nextPageToken": body["nextPageToken"]}
         return leads
 
+    # -- raw downloads ---------------------------------------------------------------------
+
+    def download(self, path, *, headers=None):
+        """GET a raw resource such as a bulk export file (not the JSON envelope), with the
+        token, the shared rate budget and the retry policy of :meth:`request`; returns the
+        response (200 or 206) with its body read. A Marketo error in an envelope raises as in
+        :meth:`request`; any other HTTP 4xx (404 while an export is not completed) raises
+        :class:`MarketoError` with code ``"HTTP <status>"`` and Marketo's plain-text answer."""
+        url = self.base_url + ("" if path.startswith("/") else "/") + path
+        reauthed = False
+        attempt = 0
+        while True:
+            token = self.token()
+            request_headers = {**(headers or {}), "Authorization": f"Bearer {token}"}
+            # Bulk files are served uncompressed; asking for gzip would break byte ranges.
+            request_headers["Accept-Encoding"] = "identity"
+            try:
+                with self._slot():
+                    response = self.session.get(url, headers=request_headers, timeout=self.timeout)
+                    response.content  # noqa: B018 (read the body inside the call slot)
+            except (requests.Timeout, requests.ConnectionError) as error:
+                code, message = "network", f"{type(error).__name__}: {error}"
+            else:
+                status = response.status_code
+                if status in (200, 206) and "json" in response.headers.get("Content-Type", ""):
+                    body = _json_or_none(response)
+                    if isinstance(body, dict) and body.get("success") is False:
+                        errors = body.get("errors") or [{"code": "unknown"}]
+                        code = str(errors[0].get("code"))
+                        message = str(errors[0].get("message", ""))
+                        if code in AUTH_CODES and not reauthed:
+                            reauthed = True
+                            self._forget_token(token)
+                            continue
+                        if code in AUTH_CODES:
+                            raise AuthError(code, message)
+                        if code in QUOTA_CODES:
+                            raise QuotaExceeded(code, message)
+                        if code not in RETRY_CODES:
+                            raise MarketoError(code, message)
+                    else:
+                        return response
+                elif status in (200, 206):
+                    return response
+                elif status >= 500:
+                    code, message = f"HTTP {status}", _short(response)
+                else:
+                    raise MarketoError(f"HTTP {status}", _short(response))
+            attempt += 1
+            if attempt >= self.max_attempts:
+                raise Transient(code, f"{message} (gave up after {attempt} attempts)")
+            self.sleep(self._backoff(attempt - 1))
+
+
+def _json_or_none(response):
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
 
 def _record_results(items, offset, expected):
     if len(items) != expected:

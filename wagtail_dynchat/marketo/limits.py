@@ -20,15 +20,23 @@ slot is released by deleting its key if it still holds our token.
 :func:`call_slot` waits for a concurrency slot first and then for a rate token (so a call never
 uses a token counted in an earlier window), sleeping small jittered amounts in between; it gives
 up with :class:`~wagtail_dynchat.marketo.errors.RateLimited` after ``timeout`` seconds.
+
+Daily count: every call that gets its slot is also counted against the day in the cache (Marketo's
+day, which starts at 00:00 US Central, when its ``DAILY_QUOTA`` resets), for :func:`usage`: the
+admin compares it with the quota. The count is ours, an upper bound of Marketo's (Marketo does not
+count some refused calls), and it does not stop calls: Marketo answers 607 past its quota.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import random
 import time
 import uuid
+import zoneinfo
+from dataclasses import dataclass
 
 from django.core.cache import caches
 
@@ -42,6 +50,10 @@ BUCKETS = 50
 EXTRA_BUCKETS = 3
 #: Longest single wait between two tries, in seconds.
 MAX_WAIT = 0.25
+#: Marketo's daily quota resets at midnight US Central.
+QUOTA_TIMEZONE = zoneinfo.ZoneInfo("America/Chicago")
+#: The admin warns from this share of the daily quota on.
+QUOTA_WARNING_SHARE = 0.8
 
 
 class Limiter:
@@ -152,6 +164,35 @@ class Limiter:
         keys = [self._slot_key(index) for index in range(self.max_concurrent)]
         return len(self.cache.get_many(keys))
 
+    # -- daily count -----------------------------------------------------------------------
+
+    def _day_key(self, now):
+        day = datetime.datetime.fromtimestamp(now, QUOTA_TIMEZONE).date()
+        return f"{self.prefix}:day:{day.isoformat()}"
+
+    def count_call(self):
+        """Count one call against today's quota (Marketo's day, from 00:00 US Central)."""
+        key = self._day_key(self.clock())
+        try:
+            # The key exists but for the day's first call: no add, one round trip less.
+            self.cache.incr(key)
+        except ValueError:
+            # Concurrent first calls: one add wins, each incr counts once.
+            self.cache.add(key, 0, 2 * 24 * 3600)  # outlives a 25-hour day, then expires
+            self.cache.incr(key)
+
+    def calls_today(self):
+        """Calls counted since the last 00:00 US Central."""
+        return int(self.cache.get(self._day_key(self.clock())) or 0)
+
+    def quota_resets_at(self):
+        """The next 00:00 US Central, when Marketo's daily quota (and our count) starts again."""
+        local = datetime.datetime.fromtimestamp(self.clock(), QUOTA_TIMEZONE)
+        midnight = datetime.datetime.combine(
+            local.date() + datetime.timedelta(days=1), datetime.time(0), tzinfo=QUOTA_TIMEZONE
+        )
+        return midnight.astimezone(datetime.UTC)
+
     # -- both ------------------------------------------------------------------------------
 
     def _wait(self, deadline):
@@ -178,6 +219,7 @@ class Limiter:
             while not self.try_rate():
                 if not self._wait(deadline):
                     raise RateLimited("rate", f"Marketo rate budget exhausted for {timeout:g} s")
+            self.count_call()
             yield
         finally:
             self.release_slot(slot)
@@ -186,3 +228,50 @@ class Limiter:
 def call_slot(timeout=None):
     """:meth:`Limiter.call_slot` of the budget configured in ``WAGTAIL_DYNCHAT["MARKETO"]``."""
     return Limiter.from_settings().call_slot(timeout=timeout)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """The shared budget as it stands: the current rate window, calls in flight, today's calls."""
+
+    rate_used: int
+    rate_calls: int
+    rate_window_seconds: float
+    in_flight: int
+    max_concurrent: int
+    today: int
+    daily_quota: int
+    quota_resets_at: datetime.datetime
+
+    @property
+    def rate_percent(self):
+        return 100 * self.rate_used / self.rate_calls
+
+    @property
+    def concurrency_percent(self):
+        return 100 * self.in_flight / self.max_concurrent
+
+    @property
+    def daily_percent(self):
+        return 100 * self.today / self.daily_quota if self.daily_quota else 0
+
+    @property
+    def near_daily_quota(self):
+        """True from :data:`QUOTA_WARNING_SHARE` of the daily quota on."""
+        return bool(self.daily_quota) and self.today >= QUOTA_WARNING_SHARE * self.daily_quota
+
+
+def usage(limiter=None):
+    """Read-only figures of the budget configured in ``WAGTAIL_DYNCHAT["MARKETO"]`` (or of
+    ``limiter``) for the admin: nothing is taken from the budget."""
+    limiter = limiter or Limiter.from_settings()
+    return Usage(
+        rate_used=limiter.used(),
+        rate_calls=limiter.calls,
+        rate_window_seconds=limiter.window,
+        in_flight=limiter.slots_in_use(),
+        max_concurrent=limiter.max_concurrent,
+        today=limiter.calls_today(),
+        daily_quota=int(dynchat_settings.MARKETO.get("DAILY_QUOTA") or 0),
+        quota_resets_at=limiter.quota_resets_at(),
+    )

@@ -69,11 +69,12 @@ def read_fields():
     return list(dict.fromkeys(names))
 
 
-def person_values(lead):
+def person_values(lead, fields=None):
     """``(columns, attributes)`` for a Person from a Marketo lead dict keyed by REST names.
 
     ``None`` and Marketo's ``"null"`` are missing values: columns become ``""`` (``email``
     None), attributes are left out. The e-mail is lower-cased, as Person stores it.
+    ``fields``: the mapped lead fields, when the caller already has them (bulk loads).
     """
     columns = {}
     for rest, name in LEAD_COLUMNS.items():
@@ -84,15 +85,16 @@ def person_values(lead):
             else:
                 columns[name] = "" if value is None else str(value)
     attributes = {}
-    for field in mapped_fields("lead"):
+    for field in mapped_fields("lead") if fields is None else fields:
         value = _value(lead.get(field["rest_name"]))
         if value is not None:
             attributes[field["name"]] = value
     return columns, attributes
 
 
-def company_values(lead):
-    """``(key, name, external_id, attributes)`` of the lead's company, or None without one."""
+def company_values(lead, fields=None):
+    """``(key, name, external_id, attributes)`` of the lead's company, or None without one;
+    ``fields``: the mapped company fields, when the caller already has them."""
     from ..models import Company
 
     name = _value(lead.get("company")) or ""
@@ -101,11 +103,30 @@ def company_values(lead):
     if not key:
         return None
     attributes = {}
-    for field in mapped_fields("company"):
+    for field in mapped_fields("company") if fields is None else fields:
         value = _value(lead.get(field["rest_name"]))
         if value is not None:
             attributes[field["name"]] = value
     return key, str(name)[:255], str(external_id)[:255], attributes
+
+
+def company_facts(person):
+    """``company.<name>`` facts of the mapped company fields of ``person``'s company record.
+
+    Asks the database only when company fields are mapped and the person has a company record
+    that is not loaded yet.
+    """
+    if person is None or person.company_record_id is None:
+        return {}
+    fields = mapped_fields("company")
+    company = person.company_record if fields else None
+    if company is None:
+        return {}
+    return {
+        f"company.{field['name']}": company.attributes[field["name"]]
+        for field in fields
+        if company.attributes.get(field["name"]) is not None
+    }
 
 
 def _value(value):

@@ -8,13 +8,14 @@ drain task is scheduled only once it has committed.
 from __future__ import annotations
 
 import functools
+import hashlib
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from ..conf import dynchat_settings
 from ..models import OutboxItem
-from .mapping import LEAD_FIELDS
+from .mapping import LEAD_FIELDS, mapped_fields
 
 
 def is_configured():
@@ -28,16 +29,41 @@ def lead_record(person, fields):
     When the e-mail itself was just captured, everything known so far is included: fields
     captured while the person was anonymous could not be sent before.
     """
+    written = written_fields()
     names = set(fields)
     if "email" in names:
-        names = set(LEAD_FIELDS)
+        names = set(written)
     record = {"email": person.email}
     for name in names:
-        if name in LEAD_FIELDS and name != "email":
-            value = getattr(person, name, "")
+        if name in written and name != "email":
+            value = person.get_field(name)
             if value not in (None, ""):
-                record[LEAD_FIELDS[name]] = value
+                record[written[name]] = value
     return record
+
+
+def written_fields():
+    """Person field → Marketo REST name of every field written back: the built-in ones and the
+    mapped lead fields with write-back on (from the cached mapping: no query)."""
+    written = dict(LEAD_FIELDS)
+    for field in mapped_fields("lead"):
+        if field["write_back"]:
+            written.setdefault(field["name"], field["rest_name"])
+    return written
+
+
+def lead_key(email):
+    """The outbox key of lead upserts: the lower-cased e-mail (the upserts' lookup field).
+
+    Marketo may create duplicates for concurrent or closely timed upserts of one e-mail; one key
+    per e-mail means at most one of them in flight, whoever captured it. Addresses too long for
+    the key column are keyed by their SHA-256.
+    """
+    email = email.strip().lower()
+    key = f"lead:email:{email}"
+    if len(key) > OutboxItem._meta.get_field("dedupe_key").max_length:
+        key = "lead:email-sha256:" + hashlib.sha256(email.encode()).hexdigest()
+    return key
 
 
 def enqueue_lead(person, fields):
@@ -48,10 +74,11 @@ def enqueue_lead(person, fields):
     """
     if not is_configured() or person is None or not person.email:
         return None
-    if not any(name in LEAD_FIELDS for name in fields):
+    written = written_fields()
+    if not any(name in written for name in fields):
         return None
     record = lead_record(person, fields)
-    item = enqueue(OutboxItem.KIND_LEAD, f"lead:person:{person.pk}", record, person=person)
+    item = enqueue(OutboxItem.KIND_LEAD, lead_key(person.email), record, person=person)
     schedule_drain(OutboxItem.KIND_LEAD)
     return item
 

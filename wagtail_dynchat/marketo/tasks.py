@@ -11,8 +11,9 @@ on PostgreSQL, so workers never claim the same rows; a plain claim update elsewh
 - ``QuotaExceeded``: due again after Marketo's daily reset (not counted as an attempt);
 - any other ``MarketoError`` (the request itself is refused): ``dead``.
 
-A worker killed mid-drain loses nothing: items left ``sending`` longer than :data:`LEASE_SECONDS`
-are reclaimed by the next drain. Run ``drain_outbox`` from Celery beat (every minute, say) so
+A worker killed mid-drain loses nothing: items left ``sending`` longer than the lease
+(``WAGTAIL_DYNCHAT["MARKETO"]["LEASE_SECONDS"]``, default :data:`LEASE_SECONDS`) are reclaimed by
+the next drain. Run ``drain_outbox`` from Celery beat (every minute, say) so
 retries that become due and expired leases are picked up without new writes.
 """
 
@@ -26,11 +27,12 @@ import zoneinfo
 
 from celery import shared_task
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef
 from django.utils import timezone
 
 from ..conf import dynchat_settings
-from ..models import OutboxItem
+from ..models import OutboxItem, Person
+from . import identity
 from .errors import MarketoError, QuotaExceeded
 
 __all__ = ["drain_outbox"]
@@ -40,6 +42,7 @@ logger = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 BACKOFF_BASE = 30  # seconds: 30, 60, 120, … (+ jitter)
 BACKOFF_MAX = 6 * 3600
+#: Default lease of a claimed item (the ``LEASE_SECONDS`` setting overrides it).
 LEASE_SECONDS = 10 * 60
 #: Marketo's daily quota resets at midnight US Central.
 QUOTA_TIMEZONE = zoneinfo.ZoneInfo("America/Chicago")
@@ -72,20 +75,29 @@ def _batch_size():
     return max(1, int(dynchat_settings.MARKETO.get("BATCH_SIZE") or 300))
 
 
+def lease_seconds():
+    """Seconds a claimed item may stay ``sending`` before a drain takes it back."""
+    return float(dynchat_settings.MARKETO.get("LEASE_SECONDS") or LEASE_SECONDS)
+
+
 def _due(kind=None, now=None):
     now = now or timezone.now()
     items = OutboxItem.objects.filter(status__in=OutboxItem.WAITING, next_attempt_at__lte=now)
     if kind:
         items = items.filter(kind=kind)
-    # Never overtake an earlier write of the same key that is still in flight.
-    in_flight = OutboxItem.objects.filter(status=OutboxItem.STATUS_SENDING).values("dedupe_key")
-    return items.exclude(dedupe_key__in=in_flight)
+    # Never overtake an earlier write of the same key that is still in flight. One probe of the
+    # (dedupe_key, status) index per candidate: a NOT IN over every row in flight reads the
+    # status index's dead entries of all rows once sent, slower with every batch until vacuum.
+    in_flight = OutboxItem.objects.filter(
+        dedupe_key=OuterRef("dedupe_key"), status=OutboxItem.STATUS_SENDING
+    )
+    return items.filter(~Exists(in_flight))
 
 
 def reclaim_expired(now=None):
     """Put items left ``sending`` past their lease (a killed worker) back to waiting."""
     now = now or timezone.now()
-    cutoff = now - datetime.timedelta(seconds=LEASE_SECONDS)
+    cutoff = now - datetime.timedelta(seconds=lease_seconds())
     stuck = OutboxItem.objects.filter(status=OutboxItem.STATUS_SENDING, claimed_at__lt=cutoff)
     count = 0
     for pk in stuck.values_list("pk", flat=True):
@@ -120,7 +132,9 @@ def claim(kind=None, limit=None):
         OutboxItem.objects.filter(pk__in=ids, status__in=OutboxItem.WAITING).update(
             status=OutboxItem.STATUS_SENDING, claim_token=token, claimed_at=now, updated_at=now
         )
-    return list(OutboxItem.objects.filter(claim_token=token).order_by("next_attempt_at", "pk"))
+    # By primary key (claim_token has no index: a scan of the whole outbox per batch).
+    claimed = OutboxItem.objects.filter(pk__in=ids, claim_token=token)
+    return list(claimed.order_by("next_attempt_at", "pk"))
 
 
 def _requeue(item, status, next_attempt_at, error, *, attempts=None):
@@ -197,17 +211,68 @@ def send_leads(items, client):
             _failed(items, str(error))
         return
     by_index = {result.index: result for result in results}
+    sent = []
     for index, item in enumerate(items):
         result = by_index.get(index)
         if result is None:
             _failed([item], "Marketo returned no result for this record.")
         elif result.status in SENT_STATUSES:
             _finish(item, OutboxItem.STATUS_DONE, marketo_id=result.id)
+            sent.append((item.person_id, result.id))
         else:
             _finish(item, OutboxItem.STATUS_DEAD, error=_reasons(result))
+    # The people take the lead ids Marketo answered; their browsers' cookies get associated.
+    identity.remember_lead_ids(sent)
 
 
-SENDERS = {OutboxItem.KIND_LEAD: send_leads}
+def send_associations(items, client):
+    """Associate each item's Munchkin cookie with its person's lead, one call per item.
+
+    A refusal (1004 lead not found, 1012 invalid cookie, …) makes the item ``dead`` with the
+    reason. When Marketo is unreachable, busy or out of quota, this item and the rest of the
+    batch wait for their next try, like lead batches.
+    """
+    lead_ids = dict(
+        Person.objects.filter(pk__in={item.person_id for item in items}).values_list(
+            "pk", "marketo_id"
+        )
+    )
+    for position, item in enumerate(items):
+        # The person's current lead (a merge may have moved the item), else the one queued.
+        lead_id = lead_ids.get(item.person_id) or item.payload.get("lead")
+        if not lead_id or not item.payload.get("cookie"):
+            _finish(item, OutboxItem.STATUS_DEAD, error="No Marketo lead or no cookie.")
+            continue
+        try:
+            identity.associate(client, lead_id, item.payload["cookie"])
+        except QuotaExceeded as error:
+            logger.warning("Marketo outbox: daily quota exceeded: %s", error)
+            _failed(items[position:], str(error), quota=True)
+            return
+        except MarketoError as error:
+            if type(error) is MarketoError:
+                _finish(item, OutboxItem.STATUS_DEAD, error=str(error))
+                continue
+            logger.warning("Marketo outbox: cookie associations not sent: %s", error)
+            _failed(items[position:], str(error))
+            return
+        _finish(item, OutboxItem.STATUS_DONE, marketo_id=lead_id)
+
+
+SENDERS = {OutboxItem.KIND_LEAD: send_leads, OutboxItem.KIND_ASSOCIATE: send_associations}
+
+
+def senders():
+    """Every kind's sender. The activity and program senders build on this module's helpers,
+    so they are imported here, not at the top (no import cycle)."""
+    from .activities import send_activities
+    from .programs import send_program_members
+
+    return {
+        **SENDERS,
+        OutboxItem.KIND_ACTIVITY: send_activities,
+        OutboxItem.KIND_PROGRAM_MEMBER: send_program_members,
+    }
 
 
 @shared_task(acks_late=True)
@@ -218,10 +283,11 @@ def drain_outbox(kind=None):
         return 0
     client = make_client()
     sent = 0
-    for each in [kind] if kind else list(SENDERS):
+    registered = senders()
+    for each in [kind] if kind else list(registered):
         items = claim(each)
         if items:
-            SENDERS[each](items, client)
+            registered[each](items, client)
             sent += len(items)
     if sent and _due(kind).exists():
         drain_outbox.delay(kind)

@@ -21,6 +21,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from ..marketo import activities as marketo_activities
 from ..models import Agent, Meeting, MeetingQueue, QueueMember
 from ..models.people import new_token
 from . import routing, slots
@@ -195,6 +196,7 @@ def book(
                 MeetingQueue.objects.filter(pk=queue.pk).update(last_agent=agent)
                 QueueMember.objects.filter(queue=queue, agent=agent).update(booked=F("booked") + 1)
             _enqueue(_tasks().create_calendar_event, meeting.pk)
+            marketo_activities.queue_meeting(meeting)
             return meeting
         log["attempts"] = attempts
     raise SlotTaken(_("Nobody is free at that time any more."), decision)
@@ -234,6 +236,7 @@ def cancel(meeting, by=None):
         current.save(update_fields=["status", "routing_log", "updated_at"])
         # A pending meeting may have its event created meanwhile: the task sees the status.
         _enqueue(_tasks().cancel_calendar_event, current.pk)
+        marketo_activities.queue_meeting(current)
     _copy(current, meeting, ["status", "routing_log", "updated_at"])
     return meeting
 
@@ -272,6 +275,7 @@ def reschedule(meeting, new_start, by=None, *, now=None):
         except IntegrityError:
             raise SlotTaken(_("%(agent)s is not free then.") % {"agent": agent.name}) from None
         _enqueue(_tasks().update_calendar_event, current.pk)
+        marketo_activities.queue_meeting(current)
     _copy(current, meeting, ["starts_at", "ends_at", "status", "routing_log", "updated_at"])
     return meeting
 
@@ -291,6 +295,7 @@ def set_status(meeting, status, by=None):
         current.status = status
         _history(current, status, by)
         current.save(update_fields=["status", "routing_log", "updated_at"])
+        marketo_activities.queue_meeting(current)
     _copy(current, meeting, ["status", "routing_log", "updated_at"])
     return meeting
 

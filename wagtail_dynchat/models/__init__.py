@@ -15,6 +15,15 @@ from .meetings import (
 from .outbox import OutboxItem
 from .people import Company, Person, Visitor
 from .settings import ChatSettings
+from .stats import (
+    DailyCardStats,
+    DailyChoiceStats,
+    DailyGoalStats,
+    DailyMeetingStats,
+    DailyStats,
+    RetentionMark,
+    RollupDay,
+)
 
 __all__ = [
     "Account",
@@ -24,6 +33,11 @@ __all__ = [
     "Company",
     "Conversation",
     "ConversationEvent",
+    "DailyCardStats",
+    "DailyChoiceStats",
+    "DailyGoalStats",
+    "DailyMeetingStats",
+    "DailyStats",
     "Dialogue",
     "DialogueTarget",
     "DialogueURLRule",
@@ -35,6 +49,8 @@ __all__ = [
     "OutboxItem",
     "Person",
     "QueueMember",
+    "RetentionMark",
+    "RollupDay",
     "RoutingRule",
     "SyncRun",
     "Visitor",

@@ -4,6 +4,11 @@ event that caused it, and a Celery task (:mod:`wagtail_dynchat.marketo.tasks`) d
 One row per pending write. Writes about the same thing (``dedupe_key``, e.g. one person's lead
 record) collapse into one waiting row, so a burst of answers sends the latest values once; a
 database constraint keeps at most one waiting row per key.
+
+Custom activities (kind ``activity``, :mod:`wagtail_dynchat.marketo.activities`) are write-once
+records, keyed per occurrence; program memberships (``program_member``,
+:mod:`wagtail_dynchat.marketo.programs`) are keyed per program, person and status. Both need the
+person's Marketo lead id and wait for it (``last_error`` says why) without counting attempts.
 """
 
 from django.db import models

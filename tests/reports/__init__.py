@@ -1,0 +1,1 @@
+"""Reports: metrics, rollups, retention and privacy requests."""

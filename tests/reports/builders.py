@@ -1,0 +1,92 @@
+"""Hand-built conversations and events for report tests, at chosen times."""
+
+import datetime
+
+from wagtail.models import Site
+
+from wagtail_dynchat.engine import flow as flow_reader
+from wagtail_dynchat.models import Conversation, ConversationEvent, Person, Visitor
+from wagtail_dynchat.reports.rollup import day_bounds, local_today
+from wagtail_dynchat.snapshots import live_snapshot
+
+
+def days_ago(days, hour=12, minute=0):
+    """An aware datetime ``days`` local days before today, at ``hour:minute``."""
+    day = local_today() - datetime.timedelta(days=days)
+    return day_bounds(day)[0] + datetime.timedelta(hours=hour, minutes=minute)
+
+
+def card_ids(dialogue):
+    """The ids of a dialogue's live cards by type, in flow order: ``{"question": [...]}``."""
+    ids = {}
+    for branch in flow_reader.branches(live_snapshot(dialogue).flow):
+        for card in flow_reader.cards(branch):
+            ids.setdefault(flow_reader.card_type(card), []).append(flow_reader.card_id(card))
+    return ids
+
+
+class Story:
+    """Builds visitors, conversations of one dialogue and their events."""
+
+    def __init__(self, dialogue, page=None):
+        self.dialogue = dialogue
+        self.snapshot = live_snapshot(dialogue)
+        self.page = page
+        self.site = Site.objects.get(is_default_site=True)
+
+    def visitor(self, email=None, *, seen=None):
+        person = Person.objects.create(email=email)
+        visitor = Visitor.objects.create(person=person)
+        if seen is not None:
+            Person.objects.filter(pk=person.pk).update(created_at=seen)
+            Visitor.objects.filter(pk=visitor.pk).update(created_at=seen, last_seen_at=seen)
+        return visitor
+
+    def conversation(
+        self,
+        visitor,
+        *,
+        at,
+        status=Conversation.STATUS_ACTIVE,
+        awaiting=None,
+        engaged=False,
+        dialogue=None,
+        page=None,
+    ):
+        dialogue = dialogue or self.dialogue
+        page = page or self.page
+        conversation = Conversation.objects.create(
+            dialogue=dialogue,
+            snapshot=live_snapshot(dialogue),
+            visitor=visitor,
+            person=visitor.person,
+            site=self.site,
+            page_id=page.pk if page else None,
+            url="https://example.com/pricing/?utm_source=mail",
+            status=status,
+            awaiting={"card": awaiting, "kind": "question"} if awaiting else None,
+            transcript=[{"kind": "answer", "card": "x", "text": "secret answer"}],
+            state={"values": {"email": visitor.person.email}},
+            context={"ip.country": "FR"},
+        )
+        Conversation.objects.filter(pk=conversation.pk).update(
+            started_at=at,
+            updated_at=at,
+            engaged_at=at if engaged else None,
+            completed_at=at if status == Conversation.STATUS_COMPLETED else None,
+        )
+        conversation.refresh_from_db()
+        return conversation
+
+    def event(self, conversation, kind, *, at, card="", data=None, session="s1"):
+        event = ConversationEvent.objects.create(
+            conversation=conversation,
+            dialogue_id=conversation.dialogue_id,
+            kind=kind,
+            card=card,
+            data=data or {},
+            session=session,
+            page_id=conversation.page_id,
+        )
+        ConversationEvent.objects.filter(pk=event.pk).update(created_at=at)
+        return event
