@@ -43,6 +43,9 @@ bench: $(INSTALLED)
 	$(BIN)/python bench/bootstrap.py
 	$(BIN)/python bench/slots.py
 	$(BIN)/python bench/offer.py
+	$(BIN)/python bench/munchkin_bootstrap.py
+# Need PostgreSQL (DATABASE_URL): bench/marketo_initial_sync.py, bench/marketo_activity_push.py,
+# bench/marketo_sync_page.py, bench/rollup.py.
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache example_site/db.sqlite3

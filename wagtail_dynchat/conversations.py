@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from . import engine, targeting
 from .conf import dynchat_settings
 from .marketo import activities as marketo_activities
+from .marketo import mapping as marketo_mapping
 from .marketo import outbox as marketo_outbox
 from .meetings.chat import InvalidChoice, meeting_card
 from .meetings.chat import offer as offer_times
@@ -211,7 +212,7 @@ def start(visitor, session, *, dialogue_id, view, mode=Conversation.MODE_CHATBOT
             return conversation, False
 
         # New, or not engaged on an older version: (re)start on the live version.
-        result = engine.start(snapshot.flow, visitor.person.as_facts(), facts=facts)
+        result = engine.start(snapshot.flow, token_values(visitor.person), facts=facts)
         conversation.snapshot = snapshot
         conversation.transcript = []
         apply_result(conversation, result)
@@ -284,7 +285,7 @@ def run_answer(conversation, *, step, card, value, person=_CONVERSATION_PERSON):
                 conversation.state,
                 card,
                 value,
-                person.as_facts() if person is not None else {},
+                token_values(person),
                 facts=all_facts(person, conversation.context),
                 blocked_email_domains=rules.blocked_email_domains,
                 blocked_email_message=rules.blocked_email_message,
@@ -357,6 +358,18 @@ def meeting_offer(visitor, *, public_id, time_zone):
         )
     except InvalidChoice as error:
         raise ConversationError(str(error)) from None
+
+
+def token_values(person):
+    """The person's values as the engine reads them: its fields, and ``company.<name>`` for
+    the company name and mapped company fields (``{{ company.<name> }}`` tokens)."""
+    if person is None:
+        return {}
+    values = dict(person.as_facts())
+    if person.company:
+        values["company.name"] = person.company
+    values.update(marketo_mapping.company_facts(person))
+    return values
 
 
 def _locked(visitor, public_id):

@@ -432,6 +432,30 @@ def test_captured_fields_render_as_tokens_and_reach_the_lead(
     assert "sfdcType" not in lead  # read-only in Marketo: never written
 
 
+def test_company_fields_render_as_tokens(chat, pages, marketo_fake):
+    mapped("company")
+    shop = Company.objects.create(key="name:shop", name="Shop", attributes={"industry": "Retail"})
+    Person.objects.create(email="ada@example.com", company="Shop Ltd", company_record=shop)
+    dialogue = make_dialogue(
+        [
+            branch(
+                "start",
+                "Start",
+                capture("email", "<p>E-mail?</p>", "email"),
+                message(
+                    "<p>{{ company.name }} in {{ company.industry }}, "
+                    '{{ company.size|"any size" }}.</p>'
+                ),
+            )
+        ],
+        targets=[(pages["pricing"], "page")],
+    )
+    conversation = chat.start(dialogue, pages["pricing"]).json()["conversation"]
+    answered = chat.answer(conversation, "ada@example.com").json()
+    said = [item["html"] for item in answered["items"] if item["kind"] == "message"]
+    assert said == ["<p>Shop Ltd in Retail, any size.</p>"]
+
+
 def test_lead_records_carry_written_back_mapped_fields(db, settings, marketo_fake):
     mapped(write_back=True)
     mapped(rest_name="leadScore", name="score", label="Score", write_back=False)
