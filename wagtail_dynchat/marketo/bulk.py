@@ -22,17 +22,15 @@ from __future__ import annotations
 
 import datetime
 import re
-import zoneinfo
 
 from django.utils import timezone
 
 from ..conf import dynchat_settings
 from .errors import MarketoError, QuotaExceeded
+from .limits import QUOTA_TIMEZONE
 
 #: Longest createdAt/updatedAt range of one export.
 MAX_WINDOW = datetime.timedelta(days=31)
-#: Marketo's daily limits reset at midnight US Central.
-QUOTA_TIMEZONE = zoneinfo.ZoneInfo("America/Chicago")
 #: Job statuses after which a job never changes again.
 FINISHED = frozenset({"Completed", "Failed", "Cancelled", "Canceled"})
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")

@@ -23,7 +23,6 @@ import datetime
 import logging
 import random
 import uuid
-import zoneinfo
 
 from celery import shared_task
 from django.db import transaction
@@ -34,6 +33,7 @@ from ..conf import dynchat_settings
 from ..models import OutboxItem, Person
 from . import identity
 from .errors import MarketoError, QuotaExceeded
+from .limits import QUOTA_TIMEZONE
 
 __all__ = ["drain_outbox"]
 
@@ -44,8 +44,6 @@ BACKOFF_BASE = 30  # seconds: 30, 60, 120, … (+ jitter)
 BACKOFF_MAX = 6 * 3600
 #: Default lease of a claimed item (the ``LEASE_SECONDS`` setting overrides it).
 LEASE_SECONDS = 10 * 60
-#: Marketo's daily quota resets at midnight US Central.
-QUOTA_TIMEZONE = zoneinfo.ZoneInfo("America/Chicago")
 SENT_STATUSES = {"created", "updated"}
 
 
