@@ -32,7 +32,8 @@ def find_visitor(request):
     key = _cookie(request, dynchat_settings.VISITOR_COOKIE)
     if not key:
         return None
-    return Visitor.objects.select_related("person").filter(key=key).first()
+    # The company too: mapped company fields are read from it in the same request.
+    return Visitor.objects.select_related("person__company_record").filter(key=key).first()
 
 
 def current_session(request):
