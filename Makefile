@@ -23,7 +23,7 @@ install: $(INSTALLED)
 
 demo: $(INSTALLED)
 	$(DEMO_ENV) $(MANAGE) migrate --noinput -v 0
-	$(DEMO_ENV) $(MANAGE) load_dynchat_demo
+	$(DEMO_ENV) $(MANAGE) load_dynchat_demo --history
 	$(DEMO_ENV) $(MANAGE) runserver 127.0.0.1:8000
 
 test: $(INSTALLED)
@@ -45,7 +45,8 @@ bench: $(INSTALLED)
 	$(BIN)/python bench/offer.py
 	$(BIN)/python bench/munchkin_bootstrap.py
 # Need PostgreSQL (DATABASE_URL): bench/marketo_initial_sync.py, bench/marketo_activity_push.py,
-# bench/marketo_sync_page.py, bench/rollup.py.
+# bench/marketo_sync_page.py, bench/rollup.py, bench/report_views.py (fills 10M events: about 20
+# minutes; `--events 1000000 --days 9` for a quick run).
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache example_site/db.sqlite3

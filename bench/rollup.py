@@ -41,12 +41,13 @@ def _maintenance(url):
     return urlunsplit(urlsplit(url)._replace(path="/postgres"))
 
 
-def bench_database(url):
-    """Create the throwaway database; returns its URL and name."""
+def bench_database(url, suffix="_rollup_bench"):
+    """Create the throwaway database (named for ``url``'s plus ``suffix``); returns its URL and
+    name."""
     import psycopg
 
     parts = urlsplit(url)
-    name = parts.path.lstrip("/") + "_rollup_bench"
+    name = parts.path.lstrip("/") + suffix
     with psycopg.connect(_maintenance(url), autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
         connection.execute(f'CREATE DATABASE "{name}"')
@@ -60,7 +61,8 @@ def drop_database(url, name):
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def setup(url):
+def setup(url, *, migrate=True):
+    """Configure Django on ``url``; ``migrate`` also creates the tables and the demo content."""
     os.environ["DJANGO_SETTINGS_MODULE"] = "example_site.settings"
     os.environ["DATABASE_URL"] = url
     os.environ["DJANGO_DEBUG"] = "0"
@@ -68,6 +70,8 @@ def setup(url):
     import django
 
     django.setup()
+    if not migrate:
+        return
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
@@ -157,14 +161,15 @@ def fill_day(day, events):
             """
             INSERT INTO wagtail_dynchat_conversation (public_id, dialogue_id, snapshot_id,
                 visitor_id, person_id, site_id, page_id, url, mode, context, status, state,
-                awaiting, transcript, started_at, updated_at, engaged_at, completed_at)
+                awaiting, transcript, search_text, started_at, updated_at, engaged_at,
+                completed_at)
             SELECT substr(md5(v.id::text || 'c'), 1, 32), d.id, d.snapshot, v.id, v.person_id,
                 %s, pg.id, '', 'chatbot', '{}',
                 CASE WHEN v.id %% 3 = 0 THEN 'completed' ELSE 'active' END, '{}',
                 CASE WHEN v.id %% 3 = 0 THEN NULL
                      ELSE jsonb_build_object('card', CASE WHEN v.id %% 3 = 1 THEN d.question
                           ELSE d.capture END, 'kind', 'question') END,
-                '[]', t.at, t.at + interval '50 seconds', t.at + interval '10 seconds',
+                '[]', '', t.at, t.at + interval '50 seconds', t.at + interval '10 seconds',
                 CASE WHEN v.id %% 3 = 0 THEN t.at + interval '40 seconds' END
             FROM wagtail_dynchat_visitor v
             JOIN bench_dialogue d ON d.n = v.id %% %s

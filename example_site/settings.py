@@ -151,6 +151,12 @@ CELERY_BEAT_SCHEDULE = {
         "task": "wagtail_dynchat.reports.tasks.purge_expired",
         "schedule": crontab(hour=3, minute=0),
     },
+    # Today's report figures, computed ahead of the dashboard (REPORT_LIVE_CACHE_SECONDS).
+    "dynchat-refresh-live-reports": {
+        "task": "wagtail_dynchat.reports.tasks.refresh_live_reports",
+        "schedule": 60,
+        "options": {"expires": 55},
+    },
 }
 
 WAGTAIL_DYNCHAT = {}

@@ -202,3 +202,109 @@ def test_editors_with_the_view_permission_can_read_but_not_delete(conversations)
     response = client.post(url("delete", ada.pk))
     assert response.status_code == 302
     assert Conversation.objects.filter(pk=ada.pk).exists()
+
+
+# ---- search by what was said, and a person's conversations ---------------------------------------
+
+ORDER_FLOW = [
+    branch(
+        "start",
+        "",
+        capture("text", "<p>What would you like to drink?</p>", "job_title", policy="always"),
+    )
+]
+
+
+@pytest.fixture
+def cafe(pages, conversations):
+    """Cleo orders a coffee: her answer is in the transcript only (not in her name or e-mail)."""
+    order = make_dialogue(ORDER_FLOW, name="Order", targets=[(pages["blog"], "page")])
+    cleo = ChatClient()
+    conversation = cleo.start(order, pages["blog"]).json()["conversation"]
+    response = cleo.answer(conversation, "Un café crème, s'il vous plaît")
+    assert response.json()["conversation"]["status"] == "completed"
+    return Conversation.objects.get(dialogue=order)
+
+
+def found(client, query, **params):
+    response = client.get(url("index"), {"q": query, **params})
+    assert response.status_code == 200
+    return {obj.pk for obj in response.context["object_list"]}
+
+
+def test_search_by_what_the_visitor_said(admin_client, conversations, cafe):
+    assert found(admin_client, "crème") == {cafe.pk}
+    assert found(admin_client, "café") == {cafe.pk}
+    # Any case, accented letters included, and whatever the stored JSON escapes.
+    assert found(admin_client, "CAFÉ CRÈME") == {cafe.pk}
+    assert found(admin_client, "s'il vous") == {cafe.pk}
+    # Ada typed a script tag as her name: it is found, and listed as text.
+    response = admin_client.get(url("index"), {"q": "<script>"})
+    assert {obj.pk for obj in response.context["object_list"]} == {conversations["ada"].pk}
+    assert SCRIPT not in response.content.decode()
+
+
+def test_search_by_what_the_bot_said(admin_client, conversations, cafe):
+    assert found(admin_client, "to drink") == {cafe.pk}
+    assert found(admin_client, "want to hear more") == {conversations["bob"].pk}
+    assert found(admin_client, "e-mail?") == {conversations["ada"].pk}
+
+
+def test_search_ignores_the_transcripts_json(admin_client, conversations, cafe):
+    card = cafe.transcript[0]["card"]
+    for term in (
+        "text",
+        "html",
+        "kind",
+        "answer",
+        "capture",
+        '"card"',
+        card[:12],
+        "%%",
+        "__",
+        "<p>",
+    ):
+        assert found(admin_client, term) == set(), term
+    # One letter searches people only: "a" would be in nearly every transcript.
+    assert found(admin_client, "é") == set()
+
+
+def test_search_by_email_or_name_still_works(admin_client, conversations, cafe):
+    assert found(admin_client, "ada@example.com") == {conversations["ada"].pk}
+    assert found(admin_client, "ADA@EXAMPLE") == {conversations["ada"].pk}
+
+
+def test_a_persons_conversations(admin_client, conversations, cafe):
+    ada = conversations["ada"]
+    response = admin_client.get(url("index"), {"person": ada.person_id})
+    assert response.status_code == 200
+    assert [obj.pk for obj in response.context["object_list"]] == [ada.pk]
+    # The filter shows as a pill naming the person (escaped), which removes it.
+    soup = WagtailTestUtils.get_soup(response.content)
+    assert "ada@example.com" in soup.select_one("[data-w-active-filter-id]").get_text()
+    assert SCRIPT not in response.content.decode()
+    # With a search and a filter, both apply.
+    assert found(admin_client, "café", person=ada.person_id) == set()
+    assert found(admin_client, "café", person=cafe.person_id) == {cafe.pk}
+
+
+def test_an_unknown_person_is_a_filter_error(admin_client, conversations):
+    for value in ("999999", "ada"):
+        response = admin_client.get(url("index"), {"person": value})
+        assert response.status_code == 200
+        assert response.context["filters"].errors["person"]
+
+
+def test_the_transcript_links_to_the_person(admin_client, conversations):
+    ada = conversations["ada"]
+    soup = WagtailTestUtils.get_soup(admin_client.get(url("inspect", ada.pk)).content)
+    person_url = reverse("wagtail_dynchat_people:inspect", args=[ada.person_id])
+    link = soup.select_one(f'a[href="{person_url}"]')
+    assert link is not None and "ada@example.com" in link.get_text()
+    assert SCRIPT in link.get_text()
+    assert admin_client.get(person_url).status_code == 200
+    # Without the permission to see people, the person is named but not linked.
+    client = make_editor("reader", "view", model="conversation")
+    content = client.get(url("inspect", ada.pk)).content.decode()
+    assert person_url not in content
+    assert "ada@example.com" in content

@@ -204,7 +204,10 @@ def test_dynamic_chat_menu_group_holds_dialogues_and_conversations(admin_client)
     response = admin_client.get(reverse("wagtailadmin_home"))
     assert submenu(sidebar_menu(response), "Dynamic Chat") == [
         ("Dialogues", url("list")),
+        ("Dashboard", reverse("wagtail_dynchat_dashboard:index")),
         ("Conversations", reverse("wagtail_dynchat_conversations:index")),
+        ("People", reverse("wagtail_dynchat_people:index")),
+        ("Privacy requests", reverse("wagtail_dynchat_privacy:index")),
         ("Which dialogue shows?", reverse("wagtail_dynchat_admin:which")),
     ]
 

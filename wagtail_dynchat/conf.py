@@ -107,10 +107,14 @@ DEFAULTS = {
     "EVENT_RETENTION_DAYS": 90,
     # … daily rollups, which reports read, are deleted (24 months, the product's longest range) …
     "ROLLUP_RETENTION_DAYS": 730,
-    # … and meetings and goal events are deleted (they outlive other events: sales asks for them).
+    # … and meetings, goal events and transcripts (conversations) are deleted (records outlive
+    # other events: sales asks for them).
     "RECORD_RETENTION_DAYS": 730,
     # Rows deleted per purge transaction: short transactions keep locks and replication lag small.
     "PURGE_BATCH_SIZE": 20_000,
+    # Seconds reports keep today's figures (computed from today's raw events) in the cache: the
+    # dashboard and reports may show today up to this far behind. 0 computes them on every view.
+    "REPORT_LIVE_CACHE_SECONDS": 60,
 }
 
 

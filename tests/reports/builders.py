@@ -1,11 +1,22 @@
-"""Hand-built conversations and events for report tests, at chosen times."""
+"""Hand-built conversations, events, meetings and admin users for report tests, at chosen
+times."""
 
 import datetime
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group, Permission
+from django.test import Client
 from wagtail.models import Site
 
 from wagtail_dynchat.engine import flow as flow_reader
-from wagtail_dynchat.models import Conversation, ConversationEvent, Person, Visitor
+from wagtail_dynchat.models import (
+    Agent,
+    Conversation,
+    ConversationEvent,
+    Meeting,
+    Person,
+    Visitor,
+)
 from wagtail_dynchat.reports.rollup import day_bounds, local_today
 from wagtail_dynchat.snapshots import live_snapshot
 
@@ -90,3 +101,43 @@ class Story:
         )
         ConversationEvent.objects.filter(pk=event.pk).update(created_at=at)
         return event
+
+
+def make_user(username, *codenames):
+    """A client logged in as an admin user (not a superuser) with the given ``wagtail_dynchat``
+    permissions."""
+    group = Group.objects.create(name=f"{username} group")
+    group.permissions.add(Permission.objects.get(codename="access_admin"))
+    for codename in codenames:
+        group.permissions.add(
+            Permission.objects.get(content_type__app_label="wagtail_dynchat", codename=codename)
+        )
+    user = get_user_model().objects.create_user(username, f"{username}@example.com", "password")
+    user.groups.add(group)
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def make_agent(name="ada"):
+    """A sales agent (a user with an Agent record)."""
+    user = get_user_model().objects.create_user(
+        username=name, email=f"{name}@sales.example", first_name=name.title()
+    )
+    return Agent.objects.create(user=user)
+
+
+def book(conversation, agent, *, at, status=Meeting.SCHEDULED):
+    """A meeting booked in ``conversation`` at ``at``, taking place two days later."""
+    meeting = Meeting.objects.create(
+        agent=agent,
+        person=conversation.person,
+        conversation=conversation,
+        dialogue=conversation.dialogue,
+        email=conversation.person.email or "visitor@client.example",
+        starts_at=at + datetime.timedelta(days=2),
+        ends_at=at + datetime.timedelta(days=2, minutes=30),
+        status=status,
+    )
+    Meeting.objects.filter(pk=meeting.pk).update(created_at=at)
+    return meeting

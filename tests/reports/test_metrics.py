@@ -4,7 +4,6 @@
 import datetime
 
 import pytest
-from django.contrib.auth import get_user_model
 
 from wagtail_dynchat.models import Agent, Conversation, Meeting
 from wagtail_dynchat.reports import metrics
@@ -12,32 +11,10 @@ from wagtail_dynchat.reports.metrics import InvalidFilters, Report, ReportFilter
 from wagtail_dynchat.reports.rollup import day_bounds, local_today, rollup_day
 
 from ..conftest import SIMPLE_FLOW, make_dialogue
-from .builders import Story, card_ids, days_ago
+from .builders import Story, book, card_ids, days_ago, make_agent
 
 YESTERDAY = 1
 COMPLETED = Conversation.STATUS_COMPLETED
-
-
-def make_agent(name="ada"):
-    user = get_user_model().objects.create_user(
-        username=name, email=f"{name}@sales.example", first_name=name.title()
-    )
-    return Agent.objects.create(user=user)
-
-
-def book(conversation, agent, *, at, status=Meeting.SCHEDULED):
-    meeting = Meeting.objects.create(
-        agent=agent,
-        person=conversation.person,
-        conversation=conversation,
-        dialogue=conversation.dialogue,
-        email=conversation.person.email or "visitor@client.example",
-        starts_at=at + datetime.timedelta(days=2),
-        ends_at=at + datetime.timedelta(days=2, minutes=30),
-        status=status,
-    )
-    Meeting.objects.filter(pk=meeting.pk).update(created_at=at)
-    return meeting
 
 
 @pytest.fixture
@@ -179,6 +156,10 @@ def test_funnel_counts_reached_answered_and_dropped_per_card(yesterday, simple_d
     question = by_card[cards["q"]]
     assert (question["reached"], question["answered"], question["dropped"]) == (4, 3, 1)
     assert question["type"] == "question"
+    # Labels are the cards' texts without markup (question and capture cards keep theirs as HTML).
+    assert question["label"] == "Want to hear more?"
+    assert by_card[cards["email"]]["label"] == "Your e-mail?"
+    assert by_card[cards["goal"]]["label"] == "Lead"
     assert question["drop_rate"] == 0.25
     assert question["choices"] == [
         {"value": "yes", "label": "Yes", "count": 2},

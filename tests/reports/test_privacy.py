@@ -23,7 +23,7 @@ from wagtail_dynchat.reports.metrics import Report, ReportFilters
 from wagtail_dynchat.reports.rollup import local_today, rollup_day
 
 from ..conftest import ChatClient
-from .test_metrics import book, make_agent
+from .builders import book, make_agent
 
 pytestmark = pytest.mark.django_db
 
@@ -141,7 +141,11 @@ def test_erase_leaves_nothing_identifying_and_keeps_the_counts(ada, bob):
     assert (
         "ada"
         not in json.dumps(
-            list(Conversation.objects.exclude(person=bob).values("transcript", "state", "context"))
+            list(
+                Conversation.objects.exclude(person=bob).values(
+                    "transcript", "search_text", "state", "context"
+                )
+            )
         ).lower()
     )
     # Counts are kept: rollups untouched, events still there, and the day rolls up the same.

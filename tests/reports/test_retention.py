@@ -23,8 +23,7 @@ from wagtail_dynchat.reports import tasks
 from wagtail_dynchat.reports.retention import purge_expired
 from wagtail_dynchat.reports.rollup import local_today
 
-from .builders import Story
-from .test_metrics import book, make_agent
+from .builders import Story, book, make_agent
 
 pytestmark = pytest.mark.django_db
 
@@ -138,13 +137,64 @@ def test_rollups_and_meetings_past_their_retention_are_purged(story, now):
     assert old.pk not in Meeting.objects.values_list("pk", flat=True)
 
 
+def test_transcripts_are_kept_as_records_then_go_with_their_events(story, now):
+    agent = make_agent()
+    visitor = story.visitor("long-ago@client.example")
+    old = story.conversation(visitor, at=now - 731 * DAY, engaged=True)
+    story.event(old, "goal", at=now - 731 * DAY, data={"name": "Lead"})
+    meeting = book(old, agent, at=now - 700 * DAY)
+    kept = story.conversation(story.visitor(), at=now - 729 * DAY, engaged=True)
+    # Started long ago but still going: an event within the retention keeps it.
+    going = story.conversation(story.visitor(), at=now - 800 * DAY, engaged=True)
+    story.event(going, "answered", at=now - 10 * DAY)
+
+    counts = purge_expired(now=now, batch_size=20)
+
+    assert counts["conversations"] == 1
+    assert set(Conversation.objects.all()) == {kept, going}
+    assert not ConversationEvent.objects.filter(conversation_id=old.pk).exists()
+    # The meeting is a record of its own; it only loses the link to the transcript.
+    meeting.refresh_from_db()
+    assert meeting.conversation_id is None
+    # A known person stays: only anonymous people without engagement are purged.
+    assert Person.objects.filter(email="long-ago@client.example").exists()
+
+
+def test_sent_outbox_items_go_after_the_event_retention_waiting_and_dead_ones_stay(now):
+    def item(key, status, sent_days_ago):
+        created = OutboxItem.objects.create(
+            kind="lead", dedupe_key=key, status=status, payload={"email": f"{key}@client.example"}
+        )
+        # updated_at is auto_now: set it past save().
+        OutboxItem.objects.filter(pk=created.pk).update(updated_at=now - sent_days_ago * DAY)
+        return created
+
+    item("sent-long-ago", OutboxItem.STATUS_DONE, 91)
+    item("sent-long-ago-too", OutboxItem.STATUS_DONE, 200)
+    recent = item("sent-recently", OutboxItem.STATUS_DONE, 89)
+    waiting = item("waiting", OutboxItem.STATUS_PENDING, 120)
+    dead = item("dead", OutboxItem.STATUS_DEAD, 120)
+
+    counts = purge_expired(now=now, batch_size=1)
+
+    assert counts["outbox"] == 2
+    assert set(OutboxItem.objects.values_list("pk", flat=True)) == {recent.pk, waiting.pk, dead.pk}
+
+
 def test_retention_follows_the_settings(story, now, settings):
     settings.WAGTAIL_DYNCHAT = {"EVENT_RETENTION_DAYS": 30, "ROLLUP_RETENTION_DAYS": 60}
     conversation = story.conversation(story.visitor("a@client.example"), at=now)
     story.event(conversation, "triggered", at=now - 31 * DAY)
     story.event(conversation, "engaged", at=now - 29 * DAY)
     DailyStats.objects.create(day=local_today(now) - 61 * DAY)
-    assert purge_expired(now=now) == {"events": 1, "people": 0, "rollups": 1, "meetings": 0}
+    assert purge_expired(now=now) == {
+        "events": 1,
+        "people": 0,
+        "rollups": 1,
+        "meetings": 0,
+        "outbox": 0,
+        "conversations": 0,
+    }
 
 
 def test_the_task_and_the_command_purge(story, now):

@@ -1,15 +1,22 @@
-"""Conversations in the admin: a read-only listing with filters, and each transcript."""
+"""Conversations in the admin: a read-only listing with filters, and each transcript.
+
+The search finds the person (e-mail, name) and what was said (see :mod:`.text_search`).
+"""
 
 import django_filters
-from django.db.models import Min
+from django import forms
+from django.db.models import Min, Q
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from wagtail.admin.filters import WagtailFilterSet
 from wagtail.admin.ui.tables import Column, DateColumn
-from wagtail.admin.views.generic import InspectView
+from wagtail.admin.views.generic import IndexView, InspectView
 from wagtail.admin.viewsets.model import ModelViewSet
 from wagtail.permission_policies import ModelPermissionPolicy
 
-from ..models import Conversation, Dialogue
+from ..models import Conversation, Dialogue, Person
+from .people import person_url
+from .text_search import transcript_q, words_q
 
 
 def source_dialogues():
@@ -26,6 +33,17 @@ class ConversationFilterSet(WagtailFilterSet):
         method="filter_dialogue",
         help_text=_("Conversations of the dialogue and of all its translations."),
     )
+    # Set by the links on a person's page ("their conversations"), removed with its filter pill.
+    person = django_filters.ModelChoiceFilter(
+        label=_("Person"),
+        queryset=Person.objects.all(),
+        widget=forms.HiddenInput,
+        method="filter_person",
+        help_text=_(
+            "Set by the link to a person's conversations on their page (People); remove it "
+            "with its button above the listing."
+        ),
+    )
 
     class Meta:
         model = Conversation
@@ -33,6 +51,10 @@ class ConversationFilterSet(WagtailFilterSet):
 
     def filter_dialogue(self, queryset, name, value):
         return queryset.filter(dialogue__translation_key=value.translation_key)
+
+    def filter_person(self, queryset, name, value):
+        # As privacy requests find them: by the person, or by a browser of theirs.
+        return queryset.filter(Q(person=value) | Q(visitor__person=value))
 
 
 class ConversationPermissionPolicy(ModelPermissionPolicy):
@@ -44,8 +66,22 @@ class ConversationPermissionPolicy(ModelPermissionPolicy):
         return super().user_has_permission(user, action)
 
 
+class ConversationIndexView(IndexView):
+    def search_queryset(self, queryset):
+        if not self.is_searching:
+            return queryset
+        query = words_q(self.search_fields, self.search_query)
+        said = transcript_q(self.search_query)
+        return queryset.filter(query | said if said is not None else query)
+
+
 class ConversationInspectView(InspectView):
     template_name = "wagtail_dynchat/admin/conversation_inspect.html"
+
+    def get_person_display_value(self):
+        person = self.object.person
+        url = person_url(self.request.user, person)
+        return format_html('<a href="{}">{}</a>', url, person) if url else person
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -62,6 +98,7 @@ class ConversationViewSet(ModelViewSet):
     icon = "comment"
     menu_label = _("Conversations")
     menu_order = 200
+    index_view_class = ConversationIndexView
     inspect_view_class = ConversationInspectView
     inspect_view_enabled = True
     copy_view_enabled = False

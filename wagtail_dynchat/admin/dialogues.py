@@ -9,7 +9,7 @@ from wagtail.admin.ui.tables import Column, LiveStatusTagColumn, UpdatedAtColumn
 from wagtail.admin.utils import set_query_params
 from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 from wagtail.admin.views.generic.permissions import PermissionCheckedMixin
-from wagtail.snippets.views.snippets import CreateView, InspectView, SnippetViewSet
+from wagtail.snippets.views.snippets import CreateView, EditView, InspectView, SnippetViewSet
 
 from .. import summaries
 from ..snippets.blueprints import BLUEPRINTS
@@ -66,8 +66,23 @@ class DialogueCreateView(CreateView):
         return instance
 
 
+def _report_buttons(view):
+    # Imported here: the report's module reads the reports layer, which imports the models.
+    from .dialogue_report import header_buttons
+
+    return header_buttons(view.object, view.request.user)
+
+
+class DialogueEditView(EditView):
+    def get_header_more_buttons(self):
+        return sorted([*super().get_header_more_buttons(), *_report_buttons(self)])
+
+
 class DialogueInspectView(InspectView):
     """Shows the flow as an outline of branches and cards rather than raw block values."""
+
+    def get_header_more_buttons(self):
+        return sorted([*super().get_header_more_buttons(), *_report_buttons(self)])
 
     def get_flow_display_value(self):
         return render_to_string(
@@ -94,6 +109,7 @@ class DialogueViewSet(SnippetViewSet):
     menu_hook = MENU_HOOK
     menu_order = 100
     add_view_class = DialogueCreateView
+    edit_view_class = DialogueEditView
     list_display = [
         "name",
         Column("summary", label=_("Shown"), accessor=summaries.summary),

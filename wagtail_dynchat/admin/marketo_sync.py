@@ -109,9 +109,11 @@ class MarketoAdminView(PermissionCheckedMixin, WagtailAdminTemplateMixin, Templa
 
     def refuse(self, status, message):
         """An admin page saying why the request was refused, with ``status``."""
-        context = self.get_context_data(message=message, back_url=_url("index"))
+        context = self.get_context_data(
+            message=message, back_url=_url("index"), back_label=gettext("Back to the Marketo page")
+        )
         return TemplateResponse(
-            self.request, "wagtail_dynchat/admin/marketo_sync/refused.html", context, status=status
+            self.request, "wagtail_dynchat/admin/refused.html", context, status=status
         )
 
     def back(self, anchor=""):

@@ -31,6 +31,7 @@ from wagtail_modeladmin.options import ModelAdmin
 from wagtail_modeladmin.views import IndexView, InspectView, InstanceSpecificView
 
 from ..models import Agent, Conversation, Meeting
+from .people import person_url
 
 logger = logging.getLogger(__name__)
 
@@ -323,6 +324,7 @@ class MeetingInspectView(InspectView):
             "transcript": conversation.transcript if conversation else [],
             "conversation": conversation,
             "conversation_url": conversation_url(user, conversation),
+            "person_url": person_url(user, meeting.person),
             "answers": [
                 pair
                 for pair in meeting.answers or []

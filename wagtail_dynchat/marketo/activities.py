@@ -41,6 +41,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from ..conf import dynchat_settings
+from ..engine import transcript
 from ..models import Conversation, ConversationEvent, MarketoActivityType, OutboxItem, Person
 from . import outbox, tasks
 from .client import _record_results
@@ -383,24 +384,7 @@ def _fit_text(attributes, name, text):
 
 def transcript_text(conversation):
     """The conversation as plain text, one line per item (``Bot: …``, ``Visitor: …``)."""
-    from ..engine.tokens import html_to_text
-
-    lines = []
-    for item in conversation.transcript or []:
-        kind = item.get("kind")
-        if kind == "answer":
-            lines.append(f"Visitor: {item.get('text', '')}")
-        elif kind == "document":
-            text = html_to_text(item.get("html"))
-            title = item.get("title", "")
-            lines.append(f"Bot: {text} [{title}]".replace("  ", " ") if text else f"Bot: [{title}]")
-        elif kind in ("retry", "end"):
-            lines.append(f"Bot: {item.get('text', '')}")
-        else:
-            text = html_to_text(item.get("html")) or item.get("label") or item.get("text") or ""
-            if text:
-                lines.append(f"Bot: {text}")
-    return "\n".join(lines)
+    return "\n".join(transcript.as_lines(conversation.transcript))
 
 
 def _dialogue_name(conversation):

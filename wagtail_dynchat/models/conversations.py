@@ -4,6 +4,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from ..engine import transcript as transcript_text
 from .people import Person, Visitor, new_token
 
 
@@ -80,6 +81,9 @@ class Conversation(models.Model):
     # The input card waiting for the visitor ({"card", "kind"}), or null once completed.
     awaiting = models.JSONField(null=True, blank=True)
     transcript = models.JSONField(default=list)
+    # The transcript's visible text, case-folded (engine.transcript.search_text): the admin
+    # searches this column instead of walking every transcript's JSON.
+    search_text = models.TextField(blank=True, default="", editable=False)
     score = models.PositiveSmallIntegerField(_("score"), null=True, blank=True)
     started_at = models.DateTimeField(_("started"), auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -104,6 +108,14 @@ class Conversation(models.Model):
             "dialogue": self.dialogue or _("(deleted dialogue)"),
             "person": self.person,
         }
+
+    def save(self, *args, **kwargs):
+        """Save, keeping :attr:`search_text` in step with the transcript."""
+        self.search_text = transcript_text.search_text(self.transcript)
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "transcript" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "search_text"}
+        super().save(*args, **kwargs)
 
     @property
     def is_engaged(self):

@@ -80,6 +80,8 @@ class OutboxItem(models.Model):
             # Lease recovery and the admin's listings.
             models.Index(fields=["status", "claimed_at"], name="dynchat_outbox_status"),
             models.Index(fields=["dedupe_key", "status"], name="dynchat_outbox_key"),
+            # Throughput on the sync page, and the purge of items sent long ago.
+            models.Index(fields=["status", "updated_at"], name="dynchat_outbox_sent"),
         ]
         constraints = [
             models.UniqueConstraint(

@@ -42,6 +42,8 @@ class DailyStats(RollupDimensions):
     class Meta:
         verbose_name = _("daily statistics")
         verbose_name_plural = _("daily statistics")
+        # The reports' one permission (the dashboard, the report views and their exports).
+        permissions = [("view_reports", _("Can view Dynamic Chat reports"))]
         indexes = [
             models.Index(fields=["day"], name="dynchat_stats_day"),
             models.Index(fields=["translation_key", "day"], name="dynchat_stats_dialogue"),

@@ -2,8 +2,10 @@
 
 Whole past days are read from the daily rollups; today (which has no rollup yet) is computed
 from the raw events of today alone (:func:`.rollup.compute_day`), so no query ever scans more than
-one day of events. Days in the range that were never rolled up read as zero: :meth:`Report.coverage`
-lists them so a view can say so.
+one day of events, and only for the rollup tables a metric reads; the result is cached for
+``REPORT_LIVE_CACHE_SECONDS`` (:mod:`.live`), so today's figures may lag that long. Days in the
+range that were never rolled up read as zero: :meth:`Report.coverage` lists them so a view can
+say so.
 
 Metric definitions (the product's):
 
@@ -17,8 +19,8 @@ Metric definitions (the product's):
 - *engagement rate* = engaged / triggered; *conversion rate* = people acquired / engaged
   (None when the denominator is zero).
 
-Use one :class:`Report` for several metrics of the same filters (today is computed once), or the
-module-level functions for one.
+Use one :class:`Report` for several metrics of the same filters (today's rows are read once per
+rollup table), or the module-level functions for one.
 """
 
 import dataclasses
@@ -42,7 +44,8 @@ from ..models import (
     FlowSnapshot,
     RollupDay,
 )
-from .rollup import COUNTERS, compute_day, local_today
+from .live import live_rows
+from .rollup import COUNTERS, local_today
 
 #: Date range presets: how many days, today included.
 PRESETS = {"today": 1, "7d": 7, "30d": 30, "90d": 90}
@@ -191,7 +194,8 @@ class Report:
         self.today = local_today(now)
         if filters.end > self.today:
             raise InvalidFilters(_("The end date must not be in the future."))
-        self._today_rows = None
+        # Today's rows per rollup table, computed when a metric first needs them.
+        self._today_rows = {}
 
     # -- reading rows ----------------------------------------------------------------------
 
@@ -208,17 +212,15 @@ class Report:
         return {name: value for name, value in wanted.items() if value is not None}
 
     def _live(self, model):
-        """Today's rows of ``model`` matching the filters, computed from today's events."""
+        """Today's rows of ``model`` matching the filters (dicts), computed from today's events
+        (or the cache, see :mod:`.live`) once per report and table."""
         if self.filters.end < self.today:
             return []
-        if self._today_rows is None:
-            self._today_rows, _events = compute_day(self.today, now=self.now)
+        rows = self._today_rows.get(model)
+        if rows is None:
+            rows = self._today_rows[model] = live_rows(self.today, model, now=self.now)
         wanted = self._dimension_filter(model)
-        return [
-            row
-            for row in self._today_rows[model]
-            if all(getattr(row, name) == value for name, value in wanted.items())
-        ]
+        return [row for row in rows if all(row[name] == value for name, value in wanted.items())]
 
     def _sum(self, model, group_by, fields):
         """``{group key tuple: {field: sum}}`` over stored rollups of the whole past days in the
@@ -240,9 +242,9 @@ class Report:
                 for name in fields:
                     target[name] += row[f"s_{name}"] or 0
         for row in self._live(model):
-            target = totals[tuple(getattr(row, name) for name in group_by)]
+            target = totals[tuple(row[name] for name in group_by)]
             for name in fields:
-                target[name] += getattr(row, name)
+                target[name] += row[name]
         return totals
 
     # -- metrics ---------------------------------------------------------------------------
@@ -355,7 +357,7 @@ class Report:
     def top_pages(self, limit=10):
         """The pages conversations started on, most engaged first: counters and rates per
         ``page_id`` (None: conversations started outside a Wagtail page), with the page's
-        current title and URL when it still exists."""
+        current title and URL when it still exists. ``limit`` None lists every page."""
         from wagtail.models import Page
 
         summed = self._sum(DailyStats, ("page_id",), COUNTERS)
@@ -414,7 +416,7 @@ def _flow_layout(translation_key, locale_id=None):
             text = next(
                 (
                     flow_reader.text(card.get(name))
-                    for name in ("name", "prompt", "title", "text")
+                    for name in ("name", "html", "prompt", "title", "text")
                     if flow_reader.text(card.get(name))
                 ),
                 "",

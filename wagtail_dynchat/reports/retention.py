@@ -5,7 +5,11 @@
 - anonymous people (no e-mail, no Marketo lead) who never engaged and were last seen before
   ``EVENT_RETENTION_DAYS``, with their visitors, conversations and events;
 - rollups older than ``ROLLUP_RETENTION_DAYS``;
-- meetings older than ``RECORD_RETENTION_DAYS`` (by when they took place).
+- meetings older than ``RECORD_RETENTION_DAYS`` (by when they took place);
+- conversations (transcripts) last active before ``RECORD_RETENTION_DAYS``: a transcript is a
+  record sales may look back at, like a meeting, not event-level data;
+- Marketo outbox items sent more than ``EVENT_RETENTION_DAYS`` ago (their payloads hold personal
+  data that Marketo now has; waiting and dead items stay until sent or retried).
 
 Events are deleted by primary-key ranges, ``PURGE_BATCH_SIZE`` ids per statement, each its own
 transaction, so no statement holds locks for long and concurrent inserts go on. Ranges are bounded
@@ -24,6 +28,7 @@ from ..models import (
     Conversation,
     ConversationEvent,
     Meeting,
+    OutboxItem,
     Person,
     RetentionMark,
     RollupDay,
@@ -55,6 +60,8 @@ def purge_expired(*, now=None, batch_size=None):
         "people": purge_anonymous_people(event_cutoff, batch_size=max(batch_size // 20, 1)),
         "rollups": purge_rollups(rollup_cutoff, batch_size=batch_size),
         "meetings": purge_meetings(record_cutoff, batch_size=batch_size),
+        "conversations": purge_conversations(record_cutoff, batch_size=max(batch_size // 20, 1)),
+        "outbox": purge_sent_outbox(event_cutoff, batch_size=batch_size),
     }
 
 
@@ -191,3 +198,33 @@ def purge_meetings(cutoff, *, batch_size):
     return _purge_queryset(
         Meeting.objects.filter(starts_at__lt=cutoff, created_at__lt=cutoff), batch_size
     )
+
+
+def purge_sent_outbox(cutoff, *, batch_size):
+    """Delete Marketo outbox items sent before ``cutoff``. Returns how many were deleted."""
+    return _purge_queryset(
+        OutboxItem.objects.filter(status=OutboxItem.STATUS_DONE, updated_at__lt=cutoff),
+        batch_size,
+    )
+
+
+def purge_conversations(cutoff, *, batch_size):
+    """Delete conversations started and last active before ``cutoff``, with what is left of
+    their events. Returns how many conversations were deleted."""
+    recent_event = ConversationEvent.objects.filter(
+        conversation=OuterRef("pk"), created_at__gte=cutoff
+    )
+    old = Conversation.objects.filter(started_at__lt=cutoff, updated_at__lt=cutoff).exclude(
+        Exists(recent_event)
+    )
+    deleted = 0
+    while True:
+        with transaction.atomic():
+            ids = list(old.order_by("pk").values_list("pk", flat=True)[:batch_size])
+            if not ids:
+                return deleted
+            # Events first, in one statement, so the cascade finds none to load.
+            ConversationEvent.objects.filter(conversation_id__in=ids).delete()
+            deleted += (
+                Conversation.objects.filter(pk__in=ids).delete()[1].get(Conversation._meta.label, 0)
+            )

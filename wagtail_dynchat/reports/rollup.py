@@ -32,7 +32,6 @@ from django.db.models import (
     Count,
     Exists,
     F,
-    Max,
     OuterRef,
     Q,
     TextField,
@@ -147,17 +146,59 @@ def _key(row, names):
     return tuple(row[name] for name in names)
 
 
-def compute_day(day, *, now=None):
+def compute_day(day, *, now=None, models=ROLLUP_MODELS):
     """The rollup rows of ``day`` (unsaved instances by model) and how many events were read.
 
     Nothing is written: :func:`rollup_day` stores the result, and reports call this for today.
+    ``models`` limits the work to those rollup tables (a report computes only the ones its
+    metrics read); the others come back empty. The events read are counted by the headline
+    counters' query, so they are 0 when ``DailyStats`` is not among ``models``.
     """
     now = now or timezone.now()
     start, end = day_bounds(day)
     events = ConversationEvent.objects.filter(created_at__gte=start, created_at__lt=end)
     rows = {model: [] for model in ROLLUP_MODELS}
+    events_read = 0
+    if DailyStats in models or DailyMeetingStats in models:
+        meetings = _meeting_rows(day, start, end)
+        if DailyMeetingStats in models:
+            rows[DailyMeetingStats] = meetings
+        if DailyStats in models:
+            rows[DailyStats], events_read = _headline_rows(day, events, meetings)
+    if DailyCardStats in models:
+        rows[DailyCardStats] = _card_rows(day, events, end, now)
+    if DailyChoiceStats in models:
+        rows[DailyChoiceStats] = _choice_rows(day, events)
+    if DailyGoalStats in models:
+        rows[DailyGoalStats] = _goal_rows(day, events)
+    return rows, events_read
 
-    # Headline counters, per page.
+
+def _meeting_rows(day, start, end):
+    """Meetings booked that day, per agent."""
+    meetings = (
+        Meeting.objects.filter(created_at__gte=start, created_at__lt=end)
+        .exclude(status=Meeting.FAILED)
+        .values(
+            **_aliased(
+                _MEETING_DIMENSIONS,
+                page_id=F("conversation__page_id"),
+                agent_id=F("agent_id"),
+            )
+        )
+        .annotate(n_booked=Count("pk"), n_cancelled=Count("pk", filter=Q(status=Meeting.CANCELLED)))
+    )
+    return [
+        DailyMeetingStats(
+            day=day, booked=row["n_booked"], cancelled=row["n_cancelled"], **_unalias(row)
+        )
+        for row in meetings
+    ]
+
+
+def _headline_rows(day, events, meetings):
+    """The headline counters per page (meetings booked from ``meetings``, the day's
+    :class:`DailyMeetingStats`), and how many events were read."""
     main_names = (*DIMENSIONS, "page_id")
     main = {}
     acquired = Q(kind=ConversationEvent.CAPTURED, data__field="email", data__new=True) & ~Q(
@@ -188,33 +229,18 @@ def compute_day(day, *, now=None):
         events_read += row["n_events"]
         counters = {name: row.get(f"n_{name}", 0) for name in COUNTERS if name != "meetings_booked"}
         main[_key(dims, main_names)] = DailyStats(day=day, meetings_booked=0, **dims, **counters)
-
-    # Meetings booked that day, per agent and into the headline counters.
-    meetings = (
-        Meeting.objects.filter(created_at__gte=start, created_at__lt=end)
-        .exclude(status=Meeting.FAILED)
-        .values(
-            **_aliased(
-                _MEETING_DIMENSIONS,
-                page_id=F("conversation__page_id"),
-                agent_id=F("agent_id"),
-            )
-        )
-        .annotate(n_booked=Count("pk"), n_cancelled=Count("pk", filter=Q(status=Meeting.CANCELLED)))
-    )
-    for row in meetings:
-        dims = _unalias(row)
-        rows[DailyMeetingStats].append(
-            DailyMeetingStats(day=day, booked=row["n_booked"], cancelled=row["n_cancelled"], **dims)
-        )
-        dims.pop("agent_id")
-        stats = main.get(_key(dims, main_names))
+    for meeting in meetings:
+        key = tuple(getattr(meeting, name) for name in main_names)
+        stats = main.get(key)
         if stats is None:
-            stats = main[_key(dims, main_names)] = DailyStats(day=day, **dims)
-        stats.meetings_booked += row["n_booked"]
-    rows[DailyStats] = list(main.values())
+            stats = main[key] = DailyStats(day=day, **dict(zip(main_names, key, strict=True)))
+        stats.meetings_booked += meeting.booked
+    return list(main.values()), events_read
 
-    # The funnel: cards with events on them …
+
+def _card_rows(day, events, end, now):
+    """The funnel: per card, conversations that reached it (an event on it, or waiting at it
+    with nothing later), answered it, and dropped at it."""
     card_names = (*DIMENSIONS, "card")
     cards = {}
     on_cards = (
@@ -233,23 +259,22 @@ def compute_day(day, *, now=None):
         cards[_key(dims, card_names)] = DailyCardStats(
             day=day, reached=row["n_reached"], answered=row["n_answered"], dropped=0, **dims
         )
-    # … and the cards conversations whose last event falls on the day are waiting at.
+
+    # Conversations waiting at a card whose last event falls on the day: nothing since the end
+    # of the day (else they wait at a card of a later day). They dropped there unless something
+    # happened since they would have gone idle: those few are found from the events of the last
+    # SESSION_IDLE_SECONDS and taken off. (The latest event of every conversation, a MAX over a
+    # join, made the database read every event of every conversation; a NOT EXISTS per row in
+    # the counts made PostgreSQL's estimate cross its JIT thresholds, costing a second.)
     idle_since = now - datetime.timedelta(seconds=dynchat_settings.SESSION_IDLE_SECONDS)
     later = ConversationEvent.objects.filter(conversation_id=OuterRef("pk"), created_at__gte=end)
-    waiting = (
-        Conversation.objects.filter(
-            pk__in=events.values("conversation_id"),
-            status=Conversation.STATUS_ACTIVE,
-            awaiting__isnull=False,
-        )
-        .exclude(Exists(later))
-        .annotate(last_event=Max("events__created_at"))
-        .values(
-            "last_event",
-            **_aliased(_CONVERSATION_DIMENSIONS, card=KeyTextTransform("card", "awaiting")),
-        )
-    )
-    for row in waiting:
+    waiting = Conversation.objects.filter(
+        pk__in=events.values("conversation_id"),
+        status=Conversation.STATUS_ACTIVE,
+        awaiting__isnull=False,
+    ).exclude(Exists(later))
+    dimensions = _aliased(_CONVERSATION_DIMENSIONS, card=KeyTextTransform("card", "awaiting"))
+    for row in waiting.values(**dimensions).annotate(n=Count("pk")):
         dims = _unalias(row)
         if not dims["card"]:
             continue
@@ -258,12 +283,21 @@ def compute_day(day, *, now=None):
             stats = cards[_key(dims, card_names)] = DailyCardStats(
                 day=day, reached=0, answered=0, dropped=0, **dims
             )
-        stats.reached += 1
-        if row["last_event"] is not None and row["last_event"] < idle_since:
-            stats.dropped += 1
-    rows[DailyCardStats] = list(cards.values())
+        stats.reached += row["n"]
+        stats.dropped += row["n"]
+    if idle_since < end:
+        recent = ConversationEvent.objects.filter(created_at__gte=idle_since, created_at__lt=end)
+        still_going = waiting.filter(pk__in=recent.values("conversation_id"))
+        for row in still_going.values(**dimensions).annotate(n=Count("pk")):
+            # Rows of the first query, unless the conversation changed in between.
+            stats = cards.get(_key(_unalias(row), card_names))
+            if stats is not None:
+                stats.dropped = max(0, stats.dropped - row["n"])
+    return list(cards.values())
 
-    # Choices of question cards (answers with a label; free-text answers have none).
+
+def _choice_rows(day, events):
+    """Choices of question cards (answers with a label; free-text answers have none)."""
     choices = (
         events.filter(kind=ConversationEvent.ANSWERED, data__has_key="label")
         .values(
@@ -286,11 +320,11 @@ def compute_day(day, *, now=None):
         # Values and labels longer than the columns are cut; cut ones may then coincide.
         dims["value"], dims["label"] = dims["value"][:255], dims["label"][:255]
         merged[tuple(sorted(dims.items(), key=lambda item: item[0]))] += row["n"]
-    rows[DailyChoiceStats] = [
-        DailyChoiceStats(day=day, count=count, **dict(dims)) for dims, count in merged.items()
-    ]
+    return [DailyChoiceStats(day=day, count=count, **dict(dims)) for dims, count in merged.items()]
 
-    # Goals, by name.
+
+def _goal_rows(day, events):
+    """Goals reached, by name."""
     goals = (
         events.filter(kind=ConversationEvent.GOAL)
         .values(
@@ -310,10 +344,7 @@ def compute_day(day, *, now=None):
         dims = _unalias(row)
         dims["goal"] = dims["goal"][:255]
         merged[tuple(sorted(dims.items(), key=lambda item: item[0]))] += row["n"]
-    rows[DailyGoalStats] = [
-        DailyGoalStats(day=day, count=count, **dict(dims)) for dims, count in merged.items()
-    ]
-    return rows, events_read
+    return [DailyGoalStats(day=day, count=count, **dict(dims)) for dims, count in merged.items()]
 
 
 def rollup_day(day, *, now=None):

@@ -1,15 +1,17 @@
-"""Celery tasks of reports: the nightly rollup and the retention purge (run them from beat)."""
+"""Celery tasks of reports: the nightly rollup, the retention purge and the refresh of today's
+figures (run them from beat)."""
 
 import datetime
 import logging
 
 from celery import shared_task
 
+from .live import refresh
 from .retention import purge_expired as purge
 from .rollup import local_today
 from .rollup import rollup_day as rollup
 
-__all__ = ["purge_expired", "rollup_day"]
+__all__ = ["purge_expired", "refresh_live_reports", "rollup_day"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,3 +42,13 @@ def purge_expired():
     counts = purge()
     logger.info("dynchat purge: %s", counts)
     return counts
+
+
+@shared_task(ignore_result=True)
+def refresh_live_reports():
+    """Compute today's report figures into the cache ahead of the views; run it every
+    ``REPORT_LIVE_CACHE_SECONDS`` (expiring queued runs after that long: only the latest
+    matters)."""
+    rows = refresh()
+    logger.debug("dynchat live report rows cached: %s", rows)
+    return rows

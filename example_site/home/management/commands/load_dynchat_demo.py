@@ -21,6 +21,7 @@ from wagtail.coreutils import get_supported_content_language_variant
 from wagtail.images import get_image_model
 from wagtail.models import Locale, Page, Site
 
+from example_site.home.demo_history import play_history
 from example_site.home.models import BlogIndexPage, BlogPage, HomePage, StandardPage
 from wagtail_dynchat.models import ChatSettings, Dialogue, DialogueTarget
 from wagtail_dynchat.snippets.blueprints import BLUEPRINTS
@@ -410,6 +411,12 @@ class Command(BaseCommand):
             default=DEFAULT_ADMIN_PASSWORD,
             help=f"Password of the '{ADMIN_USERNAME}' superuser (default: %(default)s).",
         )
+        parser.add_argument(
+            "--history",
+            action="store_true",
+            help="Also play 30 days of visitors through the chat, so the reports show numbers "
+            "(once, while there are no conversations).",
+        )
 
     def handle(self, *args, **options):
         """Load everything in one transaction, so a failure leaves the database as it was."""
@@ -425,6 +432,8 @@ class Command(BaseCommand):
             self.load_chat_settings(pages["home"].get_site())
             # Again, now that the dialogues exist: the home page embeds one of them.
             create_demo_pages(log=self.log_detail)
+        if options["history"]:
+            play_history(log=self.stdout.write if self.verbosity >= 1 else self.log_detail)
 
         if self.verbosity >= 1:
             # Only the documented demo password is ever echoed.
