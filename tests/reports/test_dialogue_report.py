@@ -260,6 +260,16 @@ def test_filters_change_the_numbers(admin_client, traffic, cards):
     }
     # Links inside the page keep the filters.
     assert "visitors=anonymous" in anonymous.select_one("a[download]")["href"]
+    assert anonymous.select_one("[data-funnel-ignores-page]") is None
+
+
+def test_a_page_filter_says_the_funnel_counts_every_page(admin_client, traffic, cards, pages):
+    # Card and choice rollups have no page: the funnel stays whole, and the page says so.
+    other = soup(
+        admin_client.get(report_url(traffic.dialogue, range="30d", page=pages["contact"].pk))
+    )
+    assert other.select_one("[data-funnel-ignores-page]") is not None
+    assert table_row(other, cards["q"])["reached"] == "5"
 
 
 def test_translations_are_counted_together(admin_client, traffic, cards, pages):

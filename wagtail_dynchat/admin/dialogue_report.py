@@ -276,6 +276,8 @@ class DialogueReportView(SpreadsheetExportMixin, WagtailAdminTemplateMixin, Temp
                 for key, label in FIGURES
             ],
             goals=self.report.goals(),
+            # Card and choice rollups have no page: a page filter narrows the totals only.
+            funnel_ignores_page=self.report.filters.page_id is not None,
             missing_days=self.report.coverage()["missing_days"],
             cards=cards,
             flow_svg=flow_picture.render(

@@ -71,7 +71,7 @@ class ReportFilters:
     ``dialogue`` is a dialogue's ``translation_key``: its translations are reported together
     (``locale_id`` narrows to one language). ``known`` is True for visitors with an e-mail
     address, False for anonymous ones, None for both. ``page_id`` is the page a conversation
-    started on; the funnel, choices and per-agent meetings are not kept per page and ignore it.
+    started on; the funnel (cards and choices) is not kept per page and ignores it.
     """
 
     start: datetime.date
