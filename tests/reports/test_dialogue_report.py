@@ -185,7 +185,7 @@ def test_the_page_shows_the_funnel_in_the_picture_and_the_table(admin_client, tr
     assert figures["triggered"] == "4"
     assert figures["engaged"] == "3"
     assert figures["completed"] == "2"
-    assert figures["engagement_rate"] == "75%"
+    assert figures["engagement_rate"] == "75.0%"
     assert [
         (row.th.get_text(strip=True), row.td.get_text(strip=True))
         for row in page.select("table[data-goals] tbody tr")

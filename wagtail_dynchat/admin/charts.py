@@ -128,6 +128,16 @@ def format_count(value):
     return number_format(value, force_grouping=True)
 
 
+def format_rate(rate):
+    """A rate (a fraction, None without a denominator) as a percentage, or a dash."""
+    if rate is None:
+        return "—"
+    # number_format() truncates decimals: round first (2/3 is 66.7%, not 66.6%).
+    percent = number_format(round(rate * 100, 1), decimal_pos=1)
+    # Translators: a percentage, e.g. "33.3%"
+    return gettext("%(rate)s%%") % {"rate": percent}
+
+
 def count_formatter():
     """:func:`format_count` for many counts in the active locale: the same text, faster where
     digits group by three (``number_format`` looks the locale's formats up on every call)."""

@@ -26,6 +26,7 @@ from ..models import Dialogue, FlowSnapshot
 from ..reports.metrics import InvalidFilters, Report
 from ..reports.rollup import COUNTERS
 from . import flow_picture
+from .charts import format_count, format_rate
 from .report_filters import ReportFilterForm, can_view_reports
 
 NAMESPACE = "wagtail_dynchat_dialogue_report"
@@ -269,9 +270,9 @@ class DialogueReportView(SpreadsheetExportMixin, WagtailAdminTemplateMixin, Temp
                 (
                     key,
                     label,
-                    flow_picture.percent(totals[key])
+                    format_rate(totals[key])
                     if key.endswith("_rate")
-                    else flow_picture.count(totals[key]),
+                    else format_count(totals[key]),
                 )
                 for key, label in FIGURES
             ],

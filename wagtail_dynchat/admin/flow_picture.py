@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from ..engine import flow as flow_reader
+from .charts import format_count
 
 TYPE_LABELS = {
     "message": gettext_lazy("Message"),
@@ -66,10 +67,6 @@ def percent(rate):
     if 0 < value < 1:
         return "<1%"
     return f"{number_format(round(value), decimal_pos=0, force_grouping=True)}%"
-
-
-def count(value):
-    return number_format(value, decimal_pos=0, force_grouping=True)
 
 
 def _share(part, whole):
@@ -445,7 +442,7 @@ class _Words:
 
     def count(self, value):
         if self._grouping != 3 or not isinstance(value, int):
-            return count(value)
+            return format_count(value)
         return f"{value:,}".replace(",", self._separator)
 
     def percent(self, rate):
@@ -670,7 +667,7 @@ def describe(flow_figures):
         first = counted[0]
         parts.append(
             _("%(count)s conversations reached the first counted card, “%(label)s”.")
-            % {"count": count(first.reached), "label": first.label or first.type_label}
+            % {"count": format_count(first.reached), "label": first.label or first.type_label}
         )
         worst = max(counted, key=lambda card: card.dropped)
         if worst.dropped:
@@ -678,7 +675,7 @@ def describe(flow_figures):
                 _("Most conversations were dropped at “%(label)s”: %(count)s (%(rate)s).")
                 % {
                     "label": worst.label or worst.type_label,
-                    "count": count(worst.dropped),
+                    "count": format_count(worst.dropped),
                     "rate": worst.drop_rate_text,
                 }
             )

@@ -8,7 +8,7 @@ dialogues, pages or agents there are. It needs the ``wagtail_dynchat.view_report
 
 from django.template.response import TemplateResponse
 from django.urls import NoReverseMatch, path, reverse
-from django.utils.formats import date_format, number_format
+from django.utils.formats import date_format
 from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 from django.views.generic import TemplateView
@@ -17,7 +17,7 @@ from wagtail.admin.views.generic.base import WagtailAdminTemplateMixin
 
 from ..reports.metrics import InvalidFilters, Report
 from ..reports.rollup import COUNTERS
-from .charts import PALETTE, format_count, time_series_chart, with_bars
+from .charts import PALETTE, format_count, format_rate, time_series_chart, with_bars
 from .report_filters import ReportFilterForm, can_view_reports
 
 NAMESPACE = "wagtail_dynchat_dashboard"
@@ -53,16 +53,6 @@ def url_or_blank(name, *args):
 def with_query(url, query):
     """``url`` with a query string (nothing to add to a blank URL)."""
     return f"{url}?{query}" if url and query else url
-
-
-def format_rate(rate):
-    """A rate (a fraction, None without a denominator) as a percentage, or a dash."""
-    if rate is None:
-        return "—"
-    # number_format() truncates decimals: round first (2/3 is 66.7%, not 66.6%).
-    percent = number_format(round(rate * 100, 1), decimal_pos=1)
-    # Translators: a percentage, e.g. "33.3%"
-    return gettext("%(rate)s%%") % {"rate": percent}
 
 
 def headline_figures(totals, keys=None):

@@ -16,7 +16,7 @@ import django_filters
 from django import forms
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.formats import date_format, number_format
+from django.utils.formats import date_format
 from django.utils.functional import cached_property
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -34,6 +34,7 @@ from wagtail.utils.utils import flatten_choices
 
 from ..models import DailyStats
 from ..reports.metrics import InvalidFilters, Report
+from .charts import format_rate
 from .report_filters import ReportFilterForm, can_view_reports
 
 NAMESPACE = "wagtail_dynchat_reports"
@@ -124,14 +125,7 @@ class RateColumn(Column):
 
     def get_cell_context_data(self, instance, parent_context):
         context = super().get_cell_context_data(instance, parent_context)
-        rate = context["raw_value"]
-        if rate is None:
-            context["value"] = "—"
-        else:
-            # Translators: a percentage, e.g. "33.3%"
-            context["value"] = gettext("%(rate)s%%") % {
-                "rate": number_format(round(rate * 100, 1), decimal_pos=1)
-            }
+        context["value"] = format_rate(context["raw_value"])
         return context
 
 
